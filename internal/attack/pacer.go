@@ -1,0 +1,73 @@
+package attack
+
+import (
+	"math"
+	"time"
+)
+
+// pacer paces an open-model stage: a rate that goes linearly from From to
+// To (per second) over Length. Hit n (from 0) is due at the time when the
+// integral of the rate reaches n, so hit 0 leaves at once and a constant
+// rate r sends exactly r*Length hits.
+//
+// vegeta's ConstantPacer counts expected hits with integer division, which
+// makes catch-up coarse at low rates; this one is exact and also gives the
+// intended send time of every hit.
+type pacer struct {
+	From, To float64 // per second
+	Length   time.Duration
+}
+
+// slope is the rate's change per second, per second.
+func (p pacer) slope() float64 {
+	if p.Length <= 0 {
+		return 0
+	}
+	return (p.To - p.From) / p.Length.Seconds()
+}
+
+// Due returns the time, from the stage start, when hit n is due.
+func (p pacer) Due(n uint64) time.Duration {
+	a, r0, x := p.slope(), p.From, float64(n)
+	var t float64
+	switch {
+	case math.Abs(a) < 1e-12:
+		if r0 <= 0 {
+			return time.Duration(math.MaxInt64)
+		}
+		t = x / r0
+	default:
+		// r0*t + a*t*t/2 = x
+		disc := r0*r0 + 2*a*x
+		if disc < 0 {
+			return time.Duration(math.MaxInt64)
+		}
+		t = (-r0 + math.Sqrt(disc)) / a
+	}
+	if t*1e9 >= math.MaxInt64 {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(t * 1e9)
+}
+
+// Pace implements vegeta.Pacer.
+func (p pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	due := p.Due(hits)
+	if due == time.Duration(math.MaxInt64) || p.Length > 0 && due >= p.Length {
+		return 0, true
+	}
+	if due <= elapsed {
+		return 0, false
+	}
+	return due - elapsed, false
+}
+
+// Rate implements vegeta.Pacer: the rate at elapsed, per second.
+func (p pacer) Rate(elapsed time.Duration) float64 {
+	return p.From + p.slope()*elapsed.Seconds()
+}
+
+// Planned is the number of hits the stage sends in full.
+func (p pacer) Planned() float64 {
+	return (p.From + p.To) / 2 * p.Length.Seconds()
+}

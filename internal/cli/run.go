@@ -1,0 +1,346 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/loadgate/loadgate/internal/scenario"
+	"github.com/loadgate/loadgate/report"
+)
+
+type runOptions struct {
+	target      string
+	out         string
+	resultsDir  string
+	rate        string
+	concurrency int
+	duration    string
+}
+
+func (o *runOptions) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.target, "target", "", "base URL to send requests to, overriding the scenario's target.base_url (\"embedded\" for the built-in fixture API)")
+	fs.StringVar(&o.out, "out", "", "write the run folder exactly here (for a suite: the suite folder)")
+	fs.StringVar(&o.resultsDir, "results-dir", "results", "parent folder of timestamped run folders when --out is not given")
+	fs.StringVar(&o.rate, "rate", "", "replace the stages with one open-model stage at this rate (200, 200/s, 12000/m)")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "replace the stages with one closed-model stage of N workers")
+	fs.StringVar(&o.duration, "duration", "", "length of the --rate or --concurrency stage; alone, fit the scenario's stages into this length")
+}
+
+func runCommand() *command {
+	c := &command{
+		name:    "run",
+		summary: "Run scenarios: send load, check thresholds, write reports",
+		usage: `loadgate run FILE [flags]
+		loadgate run FILE FILE... | DIR [flags]`,
+		details: `Each scenario runs against its target and writes a run folder with
+report.json, summary.txt and the raw results (results.gob, readable by
+'vegeta report'). Several files, or a folder of them, run as a suite: one
+after another, each into its own folder inside one suite folder, with a
+suite summary; the exit code is the worst of them.
+
+Exit codes: 0 every threshold passed; 1 a threshold failed; 2 bad usage or
+an invalid scenario (nothing is sent); 3 the run failed or was interrupted
+(Ctrl-C stops the load, keeps what was gathered and still writes the report;
+a second Ctrl-C exits at once).
+
+Examples:
+  loadgate run scenarios/quick.yaml
+  loadgate run scenarios/normal.yaml --target http://127.0.0.1:8080
+  loadgate run scenarios/stress.yaml --duration 60s
+  loadgate run scenarios/normal.yaml --rate 500/s --duration 30s --out /tmp/run1
+  loadgate run scenarios/ --duration 10s`,
+	}
+	var o runOptions
+	c.flags = o.register
+	c.run = func(ctx context.Context, env *Env, args []string) error {
+		o = runOptions{}
+		fs := newFlagSet(c)
+		o.register(fs)
+		if err := parseFlags(c, fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return usageErr("give a scenario file, such as: loadgate run scenarios/quick.yaml", "run: no scenario given")
+		}
+		return runScenarios(ctx, env, &o, fs.Args())
+	}
+	return c
+}
+
+// expandPaths turns the arguments into scenario files: files as given,
+// folders as their *.yaml and *.yml files, sorted.
+func expandPaths(args []string) ([]string, bool, error) {
+	var files []string
+	suite := len(args) > 1
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, false, usageErr("", "%v", cleanPathErr(err))
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		suite = true
+		var found []string
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(a, pat)) // patterns are fixed and valid
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return nil, false, usageErr("", "%s: folder holds no .yaml or .yml scenario files", a)
+		}
+		files = append(files, found...)
+	}
+	return files, suite, nil
+}
+
+func cleanPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// loadAll loads every scenario, collecting every problem of every file.
+func loadAll(env *Env, files []string) ([]*scenario.Scenario, error) {
+	var out []*scenario.Scenario
+	var errs []error
+	for _, f := range files {
+		sc, err := scenario.Load(f, env.LookupEnv)
+		if err != nil {
+			errs = append(errs, cleanPathErr(err))
+			continue
+		}
+		out = append(out, sc)
+	}
+	if len(errs) > 0 {
+		return nil, withCode(ExitUsage, errors.Join(errs...), "fix the scenario and try again; 'loadgate validate FILE' checks it without sending a request")
+	}
+	return out, nil
+}
+
+// applyOverrides applies the command-line flags to a scenario.
+func applyOverrides(sc *scenario.Scenario, o *runOptions) error {
+	if o.target != "" {
+		if o.target != scenario.Embedded {
+			if err := scenario.CheckBaseURL(o.target); err != nil {
+				return usageErr("", "--target: %v", err)
+			}
+		}
+		sc.Target.BaseURL = o.target
+	}
+	var dur time.Duration
+	if o.duration != "" {
+		d, err := scenario.ParseDuration(o.duration)
+		if err != nil || d <= 0 {
+			return usageErr("", "--duration %q: want a positive duration such as 30s", o.duration)
+		}
+		dur = d
+	}
+	if o.rate != "" && o.concurrency != 0 {
+		return usageErr("--rate is the open model, --concurrency the closed one", "--rate and --concurrency cannot be used together")
+	}
+	if o.concurrency < 0 || o.concurrency > scenario.MaxConcurrency {
+		return usageErr("", "--concurrency must be between 1 and %d", scenario.MaxConcurrency)
+	}
+	switch {
+	case o.rate != "" || o.concurrency > 0:
+		st := scenario.Stage{Name: "override", Duration: scenario.Duration(dur), Concurrency: o.concurrency}
+		if dur == 0 {
+			st.Duration = scenario.Duration(sc.TotalDuration())
+		}
+		if o.rate != "" {
+			r, err := scenario.ParseRate(o.rate)
+			if err != nil || r.PerSecond <= 0 {
+				return usageErr("", "--rate %q: want a positive rate such as 200/s", o.rate)
+			}
+			st.Rate = &r
+		}
+		sc.Stages = []scenario.Stage{st}
+	case dur > 0:
+		total := sc.TotalDuration()
+		for i := range sc.Stages {
+			st := &sc.Stages[i]
+			st.Duration = scenario.Duration(time.Duration(float64(dur) * float64(st.Duration.D()) / float64(total)))
+		}
+	}
+	return nil
+}
+
+func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) error {
+	files, suite, err := expandPaths(args)
+	if err != nil {
+		return err
+	}
+	scs, err := loadAll(env, files)
+	if err != nil {
+		return err
+	}
+	for _, sc := range scs {
+		if err := applyOverrides(sc, o); err != nil {
+			return err
+		}
+	}
+	raiseFileLimit()
+	stamp := env.Now().UTC().Format("20060102T150405Z")
+	if !suite {
+		dir := o.out
+		if dir == "" {
+			dir = filepath.Join(o.resultsDir, stamp+"-"+scs[0].Name)
+		}
+		dir, err := prepareDir(dir, o.out != "")
+		if err != nil {
+			return err
+		}
+		rep, err := runOne(ctx, env, scs[0], dir)
+		if rep == nil {
+			return err
+		}
+		if err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		return verdictErr{exitCode(rep)}
+	}
+	return runSuite(ctx, env, o, scs, stamp)
+}
+
+func exitCode(r *report.Report) int {
+	switch r.Verdict {
+	case report.Pass:
+		return ExitPass
+	case report.Fail:
+		return ExitFail
+	}
+	return ExitRunFail
+}
+
+// prepareDir creates a run folder and checks that it can be written,
+// before anything is sent. exact means the user named it: it may exist
+// but must not hold an earlier run.
+func prepareDir(dir string, exact bool) (string, error) {
+	if !exact {
+		if _, err := os.Stat(dir); err == nil {
+			for i := 2; ; i++ {
+				alt := fmt.Sprintf("%s-%d", dir, i)
+				if _, err := os.Stat(alt); err != nil {
+					dir = alt
+					break
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil {
+		return "", usageErr("choose another --out folder, or remove the earlier run", "%s already holds a run (report.json)", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", withCode(ExitRunFail, fmt.Errorf("cannot create run folder: %v", cleanPathErr(err)), "choose a writable folder with --out or --results-dir")
+	}
+	probe := filepath.Join(dir, ".write-test")
+	if err := os.WriteFile(probe, nil, 0o644); err != nil {
+		return "", withCode(ExitRunFail, fmt.Errorf("run folder %s is not writable: %v", dir, cleanPathErr(err)), "choose a writable folder with --out or --results-dir")
+	}
+	return dir, os.Remove(probe)
+}
+
+// suiteEntry is one scenario's line in suite.json.
+type suiteEntry struct {
+	Name      string  `json:"name"`
+	File      string  `json:"file"`
+	Dir       string  `json:"dir"`
+	Verdict   string  `json:"verdict"`
+	ExitCode  int     `json:"exit_code"`
+	Requests  uint64  `json:"requests"`
+	ErrorRate float64 `json:"error_rate"`
+	P95       float64 `json:"p95_ms"`
+	Failed    int     `json:"thresholds_failed"`
+	Error     string  `json:"error,omitempty"`
+}
+
+func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scenario, stamp string) error {
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Join(o.resultsDir, stamp+"-suite")
+	}
+	dir, err := prepareDir(dir, o.out != "")
+	if err != nil {
+		return err
+	}
+	var entries []suiteEntry
+	worst := ExitPass
+	used := map[string]int{}
+	for _, sc := range scs {
+		name := sc.Name
+		if used[name]++; used[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, used[name])
+		}
+		e := suiteEntry{Name: sc.Name, File: sc.File, Dir: filepath.Join(dir, name)}
+		if ctx.Err() != nil {
+			e.Verdict, e.ExitCode = "skipped", ExitRunFail
+			entries, worst = append(entries, e), max(worst, ExitRunFail)
+			continue
+		}
+		if _, err := prepareDir(e.Dir, true); err != nil {
+			return err
+		}
+		rep, err := runOne(ctx, env, sc, e.Dir)
+		switch {
+		case rep == nil:
+			e.Verdict, e.ExitCode, e.Error = "error", ExitRunFail, err.Error()
+			printErr(env, err)
+		default:
+			e.Verdict, e.ExitCode = rep.Verdict, exitCode(rep)
+			e.Requests, e.ErrorRate, e.P95 = rep.Totals.Requests, rep.Totals.ErrorRate, rep.Latency.P95
+			for _, t := range rep.Thresholds {
+				if !t.Pass {
+					e.Failed++
+				}
+			}
+			if err != nil {
+				e.Error, e.ExitCode = err.Error(), ExitRunFail
+				printErr(env, err)
+			}
+		}
+		worst = max(worst, e.ExitCode)
+		entries = append(entries, e)
+	}
+	if err := writeSuite(env, dir, entries, worst); err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	return verdictErr{worst}
+}
+
+func suiteVerdict(code int) string {
+	switch code {
+	case ExitPass:
+		return report.Pass
+	case ExitFail:
+		return report.Fail
+	}
+	return "error"
+}
+
+func writeSuite(env *Env, dir string, entries []suiteEntry, worst int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "suite %s\n\n", dir)
+	fmt.Fprintf(&b, "%-24s %-12s %10s %10s %10s %8s  %s\n", "scenario", "verdict", "requests", "errors", "p95", "failed", "folder")
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%-24s %-12s %10d %9.3f%% %8.1fms %8d  %s\n", e.Name, strings.ToUpper(e.Verdict), e.Requests, e.ErrorRate*100, e.P95, e.Failed, e.Dir)
+	}
+	fmt.Fprintf(&b, "\nsuite verdict %s (exit %d)\n", strings.ToUpper(suiteVerdict(worst)), worst)
+	fmt.Fprint(env.Stdout, "\n"+b.String())
+	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return writeJSONFile(filepath.Join(dir, "suite.json"), map[string]any{
+		"schema_version": report.SchemaVersion, "verdict": suiteVerdict(worst), "exit_code": worst, "scenarios": entries,
+	})
+}

@@ -1,0 +1,318 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/loadgate/loadgate/internal/threshold"
+)
+
+// MaxFileSize bounds a scenario file; anything larger is refused unread.
+const MaxFileSize = 4 << 20
+
+// Error is one problem in a scenario file, placed at a line and field.
+type Error struct {
+	File  string
+	Line  int
+	Field string // dotted path such as stages[0].rate; empty for the file
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Env looks up an environment variable, as os.LookupEnv does.
+type Env func(string) (string, bool)
+
+// Load reads, parses and validates the scenario at path.
+func Load(path string, env Env) (*Scenario, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, path, env)
+}
+
+// Parse reads a scenario from r; file names it in errors. Environment
+// references ${VAR} and ${VAR:-default} in values are expanded with env.
+// Every problem found is returned at once, joined.
+func Parse(r io.Reader, file string, env Env) (*Scenario, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: file, Msg: err.Error()}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: file, Msg: fmt.Sprintf("file is larger than %d MiB; a scenario file should be small", MaxFileSize>>20)}
+	}
+	if !utf8.Valid(data) {
+		line := 1 + strings.Count(string(data[:invalidUTF8At(data)]), "\n")
+		return nil, &Error{File: file, Line: line, Msg: "file is not valid UTF-8"}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, &Error{File: file, Msg: "file is empty"}
+	}
+	d := &decoder{file: file, env: env, pos: map[string]int{}}
+	sc := &Scenario{File: file}
+	d.expand(doc.Content[0])
+	d.decode(doc.Content[0], reflect.ValueOf(sc).Elem(), "")
+	sc.pos = d.pos
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	sc.applyDefaults()
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: n, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+type decoder struct {
+	file string
+	env  Env
+	pos  map[string]int
+	errs []error
+}
+
+func (d *decoder) fail(line int, field, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+var envRef = regexp.MustCompile(`\$\$|\$\{([^}]*)\}`)
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// expand replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
+// literal dollar sign.
+func (d *decoder) expand(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			if ref == "$$" {
+				return "$"
+			}
+			inner := ref[2 : len(ref)-1]
+			name, def, hasDef := strings.Cut(inner, ":-")
+			if !envName.MatchString(name) {
+				d.fail(n.Line, "", "%q is not a valid environment reference (want ${NAME} or ${NAME:-default})", ref)
+				return ref
+			}
+			if d.env != nil {
+				if v, ok := d.env(name); ok && (v != "" || !hasDef) {
+					return v
+				}
+			}
+			if hasDef {
+				return def
+			}
+			d.fail(n.Line, "", "environment variable %s is not set (set it, or write ${%s:-default})", name, name)
+			return ""
+		})
+		if n.Tag == "!!str" || n.Tag == "" {
+			n.Tag = "" // let the value be resolved again: ${N} may stand for a number
+		}
+	}
+	for _, c := range n.Content {
+		d.expand(c)
+	}
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// decode fills v from n field by field, so that every error names its
+// field and line and unknown fields are caught.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if path != "" {
+		d.pos[path] = n.Line
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	t := v.Type()
+	if reflect.PointerTo(t).Implements(unmarshalerType) || !structured(t) {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.fail(n.Line, path, "%s", cleanTypeError(err, n, t))
+		}
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			d.fail(n.Line, path, "want a mapping of fields, got %s", describe(n))
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			idx, ok := fields[k.Value]
+			sub := join(path, k.Value)
+			if !ok {
+				d.fail(k.Line, sub, "unknown field%s", suggestField(k.Value, fields))
+				continue
+			}
+			d.pos[sub] = k.Line
+			d.decode(val, v.Field(idx), sub)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n.Line, path, "want a list, got %s", describe(n))
+			return
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.fail(n.Line, path, "want a mapping, got %s", describe(n))
+			return
+		}
+		m := reflect.MakeMap(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			ev := reflect.New(t.Elem()).Elem()
+			d.decode(val, ev, join(path, k.Value))
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), ev)
+		}
+		v.Set(m)
+	}
+}
+
+// structured reports whether decode walks t itself rather than handing the
+// node to yaml: structs, and slices, maps and pointers that lead to one.
+func structured(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Struct:
+		return true
+	case reflect.Pointer, reflect.Slice:
+		return structured(t.Elem()) || reflect.PointerTo(t.Elem()).Implements(unmarshalerType)
+	case reflect.Map:
+		return t.Key().Kind() == reflect.String && (structured(t.Elem()) || reflect.PointerTo(t.Elem()).Implements(unmarshalerType))
+	}
+	return false
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func yamlFields(t reflect.Type) map[string]int {
+	out := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		out[name] = i
+	}
+	return out
+}
+
+func suggestField(name string, fields map[string]int) string {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, n := range names {
+		if dd := threshold.Distance(name, n); dd < bestD {
+			best, bestD = n, dd
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return " (known fields: " + strings.Join(names, ", ") + ")"
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func cleanTypeError(err error, n *yaml.Node, t reflect.Type) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		want := t.String()
+		switch t.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Uint64:
+			want = "a whole number"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.String:
+			want = "a string"
+		case reflect.Float64:
+			want = "a number"
+		case reflect.Map:
+			want = "a mapping"
+		case reflect.Slice:
+			want = "a list"
+		}
+		return fmt.Sprintf("want %s, got %s", want, describe(n))
+	}
+	return err.Error()
+}

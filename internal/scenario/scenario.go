@@ -1,0 +1,286 @@
+// Package scenario holds the scenario file schema: its types, parsing with
+// line-numbered errors, defaults and validation.
+package scenario
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/loadgate/loadgate/internal/threshold"
+)
+
+// Embedded is the base_url that selects the built-in fixture API.
+const Embedded = "embedded"
+
+// Scenario is one parsed scenario file.
+type Scenario struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Target      Target      `yaml:"target"`
+	HTTP        HTTP        `yaml:"http"`
+	Requests    []Request   `yaml:"requests"`
+	Stages      []Stage     `yaml:"stages"`
+	Thresholds  []Threshold `yaml:"thresholds"`
+	// Fixture configures the built-in fixture API when the target is
+	// "embedded"; it is ignored for any other target.
+	Fixture Fixture `yaml:"fixture"`
+
+	// File is the path the scenario was read from, as given.
+	File string `yaml:"-"`
+	pos  map[string]int
+}
+
+// Target says where requests go.
+type Target struct {
+	// BaseURL is prefixed to every request path; "embedded" starts the
+	// built-in fixture API on a loopback port.
+	BaseURL string `yaml:"base_url"`
+	// Environment labels the target: test, staging, production, ...
+	Environment string `yaml:"environment"`
+}
+
+// HTTP holds the client settings shared by every request.
+type HTTP struct {
+	Timeout        Duration `yaml:"timeout"`         // per request; default 30s
+	KeepAlive      *bool    `yaml:"keepalive"`       // default true
+	HTTP2          bool     `yaml:"http2"`           // default false
+	MaxConnections int      `yaml:"max_connections"` // per host; 0 means no limit
+	UserAgent      string   `yaml:"user_agent"`      // default loadgate/<version>
+	InsecureTLS    bool     `yaml:"insecure_tls"`    // skip certificate checks
+}
+
+// Request is one kind of request the scenario sends.
+type Request struct {
+	Name    string            `yaml:"name"`
+	Method  string            `yaml:"method"`
+	Path    string            `yaml:"path"`
+	Headers map[string]string `yaml:"headers"`
+	Body    Body              `yaml:"body"`
+	Weight  *int              `yaml:"weight"`
+	Expect  Expect            `yaml:"expect"`
+}
+
+// Expect is what a response must be to count as a success.
+type Expect struct {
+	// Status lists the acceptable status codes; empty means any 2xx or 3xx.
+	Status []int `yaml:"status"`
+}
+
+// Fixture holds the settings of the built-in fixture API.
+type Fixture struct {
+	ClientID       string         `yaml:"client_id"`
+	ClientSecret   string         `yaml:"client_secret"`
+	TokenTTL       Duration       `yaml:"token_ttl"`
+	APIKeys        []string       `yaml:"api_keys"`
+	AdminToken     string         `yaml:"admin_token"`
+	RateLimit      FixtureLimit   `yaml:"rate_limit"`
+	NoUADelay      *Duration      `yaml:"no_user_agent_delay"`
+	SeedCustomers  int            `yaml:"seed_customers"`
+	Seed           uint64         `yaml:"seed"`
+	Latency        FixtureLatency `yaml:"latency"`
+	Error500Rate   float64        `yaml:"error_500_rate"`
+	Error503Rate   float64        `yaml:"error_503_rate"`
+	DropRate       float64        `yaml:"drop_rate"`
+	CorruptRate    float64        `yaml:"corrupt_rate"`
+	SlowBody       Duration       `yaml:"slow_body"`
+	StallEvery     Duration       `yaml:"stall_every"`
+	StallFor       Duration       `yaml:"stall_for"`
+	FaultNode      string         `yaml:"fault_node"`
+	FaultNodeShare float64        `yaml:"fault_node_share"`
+}
+
+// FixtureLimit is the fixture's per-token rate limit.
+type FixtureLimit struct {
+	PerSecond int      `yaml:"per_second"`
+	PerHour   int      `yaml:"per_hour"`
+	Cooldown  Duration `yaml:"cooldown"`
+}
+
+// FixtureLatency is the fixture's added latency distribution.
+type FixtureLatency struct {
+	Distribution string   `yaml:"distribution"` // fixed, uniform, normal, lognormal
+	Fixed        Duration `yaml:"fixed"`
+	Min          Duration `yaml:"min"`
+	Max          Duration `yaml:"max"`
+	Mean         Duration `yaml:"mean"`
+	StdDev       Duration `yaml:"stddev"`
+	Median       Duration `yaml:"median"`
+	Sigma        float64  `yaml:"sigma"`
+}
+
+// Stage is one period of load: an open model (Rate, optionally ramping to
+// RampTo) or a closed model (Concurrency workers sending back to back).
+type Stage struct {
+	Name        string   `yaml:"name"`
+	Duration    Duration `yaml:"duration"`
+	Rate        *Rate    `yaml:"rate"`
+	RampTo      *Rate    `yaml:"ramp_to"`
+	Concurrency int      `yaml:"concurrency"`
+}
+
+// Open reports whether the stage is an open-model (rate-driven) stage.
+func (s Stage) Open() bool { return s.Rate != nil }
+
+// Threshold is one pass/fail rule of the scenario.
+type Threshold struct {
+	Expr threshold.Expr
+	Line int
+}
+
+// UnmarshalYAML reads a threshold written as a string.
+func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a threshold expression such as \"p95 < 800ms\"")
+	}
+	e, err := threshold.Parse(n.Value)
+	if err != nil {
+		return err
+	}
+	t.Expr, t.Line = e, n.Line
+	return nil
+}
+
+// MarshalYAML writes the threshold back as its source text.
+func (t Threshold) MarshalYAML() (any, error) { return t.Expr.Source, nil }
+
+// Duration is a time.Duration written as "30s", "5m", "1h30m".
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses a duration with a unit.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as text.
+func (d Duration) MarshalYAML() (any, error) { return d.D().String(), nil }
+
+// ParseDuration parses a non-negative duration that has a unit.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+			return 0, fmt.Errorf("duration %q needs a unit, such as %ss", s, s)
+		}
+		return 0, fmt.Errorf("%q is not a duration (examples: 500ms, 30s, 5m, 1h30m)", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
+	return v, nil
+}
+
+// Rate is a request rate such as "200", "200/s" or "12000/m".
+type Rate struct {
+	PerSecond float64
+	Text      string
+}
+
+// UnmarshalYAML parses a rate.
+func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseRate(n.Value)
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// MarshalYAML writes the rate as text.
+func (r Rate) MarshalYAML() (any, error) { return r.Text, nil }
+
+// ParseRate parses "200", "200/s", "12000/m", "5/ms" or "3600/h".
+func ParseRate(s string) (Rate, error) {
+	s = strings.TrimSpace(s)
+	num, per, _ := strings.Cut(s, "/")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return Rate{}, fmt.Errorf("%q is not a rate (examples: 200, 200/s, 12000/m)", s)
+	}
+	div := map[string]float64{"": 1, "s": 1, "1s": 1, "ms": 0.001, "m": 60, "min": 60, "h": 3600}
+	d, ok := div[strings.TrimSpace(per)]
+	if !ok {
+		return Rate{}, fmt.Errorf("rate %q: unknown unit %q (use /s, /m, /h or /ms)", s, per)
+	}
+	if v < 0 {
+		return Rate{}, fmt.Errorf("rate %q is negative", s)
+	}
+	return Rate{PerSecond: v / d, Text: s}, nil
+}
+
+// Body is a request body: a string sent as is, or a YAML mapping or list
+// sent as JSON.
+type Body struct {
+	Text string
+	JSON bool // written as a mapping or list and encoded as JSON
+}
+
+// UnmarshalYAML reads a body.
+func (b *Body) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		b.Text = n.Value
+		return nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("body cannot be written as JSON: %w", err)
+	}
+	b.Text, b.JSON = string(raw), true
+	return nil
+}
+
+// MarshalYAML writes the body as text.
+func (b Body) MarshalYAML() (any, error) { return b.Text, nil }
+
+// Line returns the line of the field at path ("stages[1].rate"), or the
+// nearest enclosing field's line, or 0.
+func (s *Scenario) Line(path string) int {
+	for p := path; p != ""; {
+		if l, ok := s.pos[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+// RequestIndex returns the index of the request called name, or -1.
+func (s *Scenario) RequestIndex(name string) int {
+	for i, r := range s.Requests {
+		if r.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// TotalDuration is the sum of the stages' durations.
+func (s *Scenario) TotalDuration() time.Duration {
+	var d time.Duration
+	for _, st := range s.Stages {
+		d += st.Duration.D()
+	}
+	return d
+}

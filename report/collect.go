@@ -1,0 +1,102 @@
+package report
+
+import (
+	"time"
+)
+
+// StageInfo describes one stage as planned and as run.
+type StageInfo struct {
+	Name        string
+	Open        bool
+	Rate        float64 // per second at the start (open model)
+	RampTo      float64 // per second at the end (open model)
+	Concurrency int     // closed model
+	Planned     time.Duration
+	PlannedHits float64 // open model: requests the schedule holds
+
+	Started     time.Time
+	Ended       time.Time // when the last response of the stage came back
+	Interrupted bool
+}
+
+// sendWindow is how long the stage sent requests: its planned length, or
+// less when it was interrupted.
+func (s StageInfo) sendWindow() time.Duration {
+	if s.Started.IsZero() {
+		return 0
+	}
+	w := s.Planned
+	if s.Interrupted || s.Ended.Sub(s.Started) < w {
+		w = min(w, s.Ended.Sub(s.Started))
+	}
+	return w
+}
+
+// Collector streams results into per-request and per-stage figures. It is
+// used from one goroutine.
+type Collector struct {
+	Names     []string
+	Methods   []string
+	Paths     []string
+	ByRequest []*Stats
+	ByStage   []*Stats
+	Stages    []StageInfo
+}
+
+// NewCollector prepares figures for the named requests and the stages.
+func NewCollector(names, methods, paths []string, stages []StageInfo) *Collector {
+	c := &Collector{Names: names, Methods: methods, Paths: paths, Stages: stages}
+	for range names {
+		c.ByRequest = append(c.ByRequest, NewStats())
+	}
+	for range stages {
+		c.ByStage = append(c.ByStage, NewStats())
+	}
+	return c
+}
+
+// Record adds one outcome of request req in stage stage.
+func (c *Collector) Record(stage, req int, o *Outcome) {
+	c.ByRequest[req].Add(o)
+	c.ByStage[stage].Add(o)
+}
+
+// StageStarted notes when stage i began.
+func (c *Collector) StageStarted(i int, at time.Time) { c.Stages[i].Started = at }
+
+// StageEnded notes when stage i ended and whether it was cut short.
+func (c *Collector) StageEnded(i int, at time.Time, interrupted bool) {
+	c.Stages[i].Ended, c.Stages[i].Interrupted = at, interrupted
+}
+
+// Total merges the per-request figures into the run's.
+func (c *Collector) Total() *Stats {
+	t := NewStats()
+	for _, s := range c.ByRequest {
+		t.Merge(s)
+	}
+	return t
+}
+
+// windows returns the run's total send window and wall time, over the
+// stages that started.
+func (c *Collector) windows() (send, wall time.Duration, planned float64, allOpen bool) {
+	allOpen = true
+	for _, st := range c.Stages {
+		if st.Started.IsZero() {
+			continue
+		}
+		send += st.sendWindow()
+		wall += st.Ended.Sub(st.Started)
+		if st.Open {
+			frac := 1.0
+			if st.Planned > 0 {
+				frac = float64(st.sendWindow()) / float64(st.Planned)
+			}
+			planned += st.PlannedHits * frac
+		} else {
+			allOpen = false
+		}
+	}
+	return send, wall, planned, allOpen
+}

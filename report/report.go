@@ -1,0 +1,378 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/loadgate/loadgate/internal/threshold"
+)
+
+// SchemaVersion is the version of report.json's schema. Fields are only
+// ever added within a version.
+const SchemaVersion = 1
+
+// Verdicts.
+const (
+	Pass        = "pass"
+	Fail        = "fail"
+	Interrupted = "interrupted"
+)
+
+// Report is the content of report.json.
+type Report struct {
+	SchemaVersion int          `json:"schema_version"`
+	Scenario      ScenarioInfo `json:"scenario"`
+	StartedAt     time.Time    `json:"started_at"`
+	EndedAt       time.Time    `json:"ended_at"`
+	DurationS     float64      `json:"duration_s"`
+	// Verdict is "pass" when every threshold holds, "fail" when one does
+	// not, and "interrupted" when the run was stopped before its end.
+	Verdict     string                    `json:"verdict"`
+	Interrupted bool                      `json:"interrupted"`
+	Totals      Totals                    `json:"totals"`
+	Latency     Latency                   `json:"latency_ms"`
+	Requests    map[string]RequestSummary `json:"requests"`
+	Stages      []StageSummary            `json:"stages"`
+	Thresholds  []ThresholdResult         `json:"thresholds"`
+	Meta        Meta                      `json:"meta"`
+}
+
+// ScenarioInfo identifies what ran against what.
+type ScenarioInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file"`
+	Target      string `json:"target"`
+	Environment string `json:"environment"`
+}
+
+// Meta describes the run's environment.
+type Meta struct {
+	LoadgateVersion string `json:"loadgate_version"`
+	GoVersion       string `json:"go_version"`
+	Host            string `json:"host"`
+	OS              string `json:"os"`
+	Arch            string `json:"arch"`
+	CPUs            int    `json:"cpus"`
+}
+
+// Totals are the counts and rates of a set of results. Rates are fractions.
+type Totals struct {
+	Requests      uint64  `json:"requests"`
+	Successes     uint64  `json:"successes"`
+	Failures      uint64  `json:"failures"`
+	ThroughputRPS float64 `json:"throughput_rps"` // successful responses per second
+	RateRPS       float64 `json:"rate_rps"`       // requests sent per second
+	// TargetRateRPS is the rate the schedule asked for; absent when a
+	// closed-model stage ran.
+	TargetRateRPS *float64          `json:"target_rate_rps,omitempty"`
+	SuccessRate   float64           `json:"success_rate"`
+	ErrorRate     float64           `json:"error_rate"`
+	Rate4xx       float64           `json:"rate_4xx"`
+	Rate5xx       float64           `json:"rate_5xx"`
+	NetworkRate   float64           `json:"network_error_rate"`
+	TimeoutRate   float64           `json:"timeout_rate"`
+	StatusCodes   map[string]uint64 `json:"status_codes"`
+	Errors        map[string]uint64 `json:"errors"` // transport errors by kind
+	BytesIn       uint64            `json:"bytes_in"`
+	BytesOut      uint64            `json:"bytes_out"`
+}
+
+// Latency is a latency summary in milliseconds.
+type Latency struct {
+	Min    float64 `json:"min"`
+	Mean   float64 `json:"mean"`
+	StdDev float64 `json:"stddev"`
+	P50    float64 `json:"p50"`
+	P90    float64 `json:"p90"`
+	P95    float64 `json:"p95"`
+	P99    float64 `json:"p99"`
+	P999   float64 `json:"p999"`
+	Max    float64 `json:"max"`
+}
+
+// RequestSummary is the figures of one request name.
+type RequestSummary struct {
+	Method  string  `json:"method"`
+	Path    string  `json:"path"`
+	Totals  Totals  `json:"totals"`
+	Latency Latency `json:"latency_ms"`
+}
+
+// StageSummary is the plan and figures of one stage.
+type StageSummary struct {
+	Name          string  `json:"name"`
+	Model         string  `json:"model"` // "open" or "closed"
+	DurationS     float64 `json:"duration_s"`
+	ElapsedS      float64 `json:"elapsed_s"`
+	Rate          float64 `json:"rate,omitempty"`
+	RampTo        float64 `json:"ramp_to,omitempty"`
+	Concurrency   int     `json:"concurrency,omitempty"`
+	Interrupted   bool    `json:"interrupted,omitempty"`
+	Totals        Totals  `json:"totals"`
+	Latency       Latency `json:"latency_ms"`
+	TargetRequest float64 `json:"target_requests,omitempty"`
+}
+
+// ThresholdResult is one evaluated threshold.
+type ThresholdResult struct {
+	Expr       string  `json:"expr"`
+	Metric     string  `json:"metric"`
+	Request    string  `json:"request,omitempty"`
+	Op         string  `json:"op"`
+	Limit      float64 `json:"limit"`
+	Actual     float64 `json:"actual"` // NaN is written as null
+	Pass       bool    `json:"pass"`
+	LimitText  string  `json:"limit_text"`
+	ActualText string  `json:"actual_text"`
+}
+
+// MarshalJSON writes a NaN actual value as null.
+func (t ThresholdResult) MarshalJSON() ([]byte, error) {
+	type plain ThresholdResult
+	var actual *float64
+	if !math.IsNaN(t.Actual) {
+		actual = &t.Actual
+	}
+	return json.Marshal(struct {
+		plain
+		Actual *float64 `json:"actual"`
+	}{plain(t), actual})
+}
+
+// Build computes the report of a finished (or interrupted) run.
+func Build(c *Collector, info ScenarioInfo, meta Meta, ths []threshold.Expr) *Report {
+	send, wall, planned, allOpen := c.windows()
+	total := c.Total()
+	r := &Report{
+		SchemaVersion: SchemaVersion,
+		Scenario:      info,
+		Requests:      map[string]RequestSummary{},
+		Meta:          meta,
+		Totals:        totals(total, send, wall),
+		Latency:       latency(total),
+	}
+	if allOpen && send > 0 {
+		v := planned / send.Seconds()
+		r.Totals.TargetRateRPS = &v
+	}
+	for i, name := range c.Names {
+		s := c.ByRequest[i]
+		rs := RequestSummary{Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send, wall), Latency: latency(s)}
+		if r.Totals.TargetRateRPS != nil && total.Requests > 0 {
+			v := *r.Totals.TargetRateRPS * float64(s.Requests) / float64(total.Requests)
+			rs.Totals.TargetRateRPS = &v
+		}
+		r.Requests[name] = rs
+	}
+	for i, st := range c.Stages {
+		s := c.ByStage[i]
+		ss := StageSummary{
+			Name: st.Name, Model: "closed", DurationS: st.Planned.Seconds(),
+			Concurrency: st.Concurrency, Interrupted: st.Interrupted,
+		}
+		if st.Open {
+			ss.Model, ss.Rate, ss.RampTo, ss.Concurrency, ss.TargetRequest = "open", st.Rate, st.RampTo, 0, st.PlannedHits
+		}
+		if !st.Started.IsZero() {
+			ss.ElapsedS = st.Ended.Sub(st.Started).Seconds()
+			ss.Totals = totals(s, st.sendWindow(), st.Ended.Sub(st.Started))
+			if st.Open && st.Planned > 0 {
+				v := st.PlannedHits / st.Planned.Seconds()
+				ss.Totals.TargetRateRPS = &v
+			}
+		} else {
+			ss.Totals = totals(s, 0, 0)
+		}
+		ss.Latency = latency(s)
+		r.Stages = append(r.Stages, ss)
+		if !st.Started.IsZero() && (r.StartedAt.IsZero() || st.Started.Before(r.StartedAt)) {
+			r.StartedAt = st.Started
+		}
+		if st.Ended.After(r.EndedAt) {
+			r.EndedAt = st.Ended
+		}
+		r.Interrupted = r.Interrupted || st.Interrupted
+	}
+	if !r.StartedAt.IsZero() {
+		r.DurationS = r.EndedAt.Sub(r.StartedAt).Seconds()
+	}
+	r.Thresholds = Evaluate(r, ths)
+	r.Verdict = Pass
+	for _, t := range r.Thresholds {
+		if !t.Pass {
+			r.Verdict = Fail
+		}
+	}
+	if r.Interrupted {
+		r.Verdict = Interrupted
+	}
+	return r
+}
+
+func ratio(n, d uint64) float64 {
+	if d == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(d)
+}
+
+func perSecond(n uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func totals(s *Stats, send, wall time.Duration) Totals {
+	t := Totals{
+		Requests:      s.Requests,
+		Successes:     s.Successes,
+		Failures:      s.Requests - s.Successes,
+		RateRPS:       perSecond(s.Requests, send),
+		ThroughputRPS: perSecond(s.Successes, wall),
+		SuccessRate:   ratio(s.Successes, s.Requests),
+		ErrorRate:     ratio(s.Requests-s.Successes, s.Requests),
+		Rate4xx:       ratio(s.Count4xx(), s.Requests),
+		Rate5xx:       ratio(s.Count5xx(), s.Requests),
+		NetworkRate:   ratio(s.TransportErrors(), s.Requests),
+		TimeoutRate:   ratio(s.Errors[ErrTimeout], s.Requests),
+		StatusCodes:   map[string]uint64{},
+		Errors:        map[string]uint64{},
+		BytesIn:       s.BytesIn,
+		BytesOut:      s.BytesOut,
+	}
+	for c, n := range s.Status {
+		if n > 0 {
+			t.StatusCodes[strconv.Itoa(c)] = n
+		}
+	}
+	for c, n := range s.OtherStatus {
+		t.StatusCodes[strconv.Itoa(c)] = n
+	}
+	for k, n := range s.Errors {
+		if n > 0 {
+			t.Errors[ErrorKind(k).String()] = n
+		}
+	}
+	if s.Requests == 0 {
+		// No requests: report zero rates in JSON rather than NaN.
+		t.SuccessRate, t.ErrorRate, t.Rate4xx, t.Rate5xx, t.NetworkRate, t.TimeoutRate = 0, 0, 0, 0, 0, 0
+	}
+	return t
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+func latency(s *Stats) Latency {
+	if s.Requests == 0 {
+		return Latency{}
+	}
+	q := s.Hist.ValueAtPercentilesSlice([]float64{50, 90, 95, 99, 99.9})
+	us := func(v int64) float64 { return float64(v) / 1e3 }
+	return Latency{
+		Min: ms(s.Min), Mean: ms(s.Mean()), StdDev: ms(s.StdDev()),
+		P50: us(q[0]), P90: us(q[1]), P95: us(q[2]), P99: us(q[3]), P999: us(q[4]),
+		Max: ms(s.Max),
+	}
+}
+
+// Metric returns the value of a threshold metric for totals and latency,
+// in the metric's normalised unit; NaN when there is no value.
+func Metric(name string, t Totals, l Latency) float64 {
+	if t.Requests == 0 && name != "requests" && name != "throughput" && name != "rate" {
+		return math.NaN()
+	}
+	switch name {
+	case "min":
+		return l.Min
+	case "mean":
+		return l.Mean
+	case "stddev":
+		return l.StdDev
+	case "p50":
+		return l.P50
+	case "p90":
+		return l.P90
+	case "p95":
+		return l.P95
+	case "p99":
+		return l.P99
+	case "p999":
+		return l.P999
+	case "max":
+		return l.Max
+	case "error_rate":
+		return t.ErrorRate
+	case "success_rate":
+		return t.SuccessRate
+	case "rate_4xx":
+		return t.Rate4xx
+	case "rate_5xx":
+		return t.Rate5xx
+	case "network_error_rate":
+		return t.NetworkRate
+	case "timeout_rate":
+		return t.TimeoutRate
+	case "throughput":
+		return t.ThroughputRPS
+	case "rate":
+		return t.RateRPS
+	case "requests":
+		return float64(t.Requests)
+	}
+	return math.NaN()
+}
+
+// Evaluate checks every threshold against the report's figures.
+func Evaluate(r *Report, ths []threshold.Expr) []ThresholdResult {
+	out := make([]ThresholdResult, 0, len(ths))
+	for _, e := range ths {
+		t, l := r.Totals, r.Latency
+		if name := e.Request(); name != "" {
+			rs, ok := r.Requests[name]
+			if !ok {
+				t, l = Totals{}, Latency{}
+			} else {
+				t, l = rs.Totals, rs.Latency
+			}
+		}
+		actual := Metric(e.Metric.Name, t, l)
+		out = append(out, ThresholdResult{
+			Expr: e.Source, Metric: e.Metric.Name, Request: e.Request(), Op: string(e.Op),
+			Limit: e.Value, Actual: actual, Pass: e.Holds(actual),
+			LimitText: e.Format(e.Value), ActualText: e.Format(actual),
+		})
+	}
+	return out
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadJSON reads a report written by WriteJSON.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// RequestNames returns the report's request names in a stable order.
+func (r *Report) RequestNames() []string {
+	out := make([]string, 0, len(r.Requests))
+	for n := range r.Requests {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
