@@ -33,18 +33,21 @@ const (
 	ErrReset
 	ErrDNS
 	ErrTLS
-	ErrClosed // the connection closed before a response (EOF)
+	ErrClosed  // the connection closed before a response (EOF)
+	ErrAborted // cut by loadgate when the run was interrupted
 	ErrOther
 	numErrorKinds
 )
 
-var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "other"}
+var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "aborted", "other"}
 
 func (k ErrorKind) String() string { return errorKindNames[k] }
 
 // ClassifyError sorts a transport error message into its kind.
 func ClassifyError(msg string) ErrorKind {
 	switch {
+	case strings.HasPrefix(msg, "aborted"):
+		return ErrAborted
 	case strings.Contains(msg, "Timeout exceeded") || strings.Contains(msg, "timeout") ||
 		strings.Contains(msg, "deadline exceeded"):
 		return ErrTimeout

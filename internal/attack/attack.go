@@ -48,6 +48,10 @@ func (s Stage) Planned() float64 {
 
 func (s Stage) pacer() pacer { return pacer{From: s.Rate, To: s.RampTo, Length: s.Duration} }
 
+// DefaultGrace is how long an interrupted run waits for requests in
+// flight before cutting them.
+const DefaultGrace = 500 * time.Millisecond
+
 // DefaultMaxWorkers caps the concurrent requests of an open-model stage, so
 // that a target which stops answering cannot make the attacker open
 // connections without bound.
@@ -62,13 +66,20 @@ type Client struct {
 	InsecureTLS    bool
 }
 
+// HTTPClient is a run's HTTP client, whose connections can be cut at once.
+type HTTPClient struct {
+	*http.Client
+	conns *conns
+}
+
 // NewHTTPClient builds the transport and client for a run. Each run gets its
 // own; nothing process-wide is touched.
-func NewHTTPClient(c Client) *http.Client {
+func NewHTTPClient(c Client) *HTTPClient {
 	dialer := &net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}
+	cs := newConns()
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         dialer.DialContext,
+		DialContext:         cs.dial(dialer.DialContext),
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: c.InsecureTLS}, //nolint:gosec // only when the scenario asks
 		MaxIdleConns:        0,
 		MaxIdleConnsPerHost: 10000,
@@ -81,14 +92,17 @@ func NewHTTPClient(c Client) *http.Client {
 	if !c.HTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return &http.Client{Transport: tr, Timeout: c.Timeout}
+	return &HTTPClient{Client: &http.Client{Transport: tr, Timeout: c.Timeout}, conns: cs}
 }
 
 // Plan is everything a run sends.
 type Plan struct {
 	Requests []Request
 	Stages   []Stage
-	Client   *http.Client
+	Client   *HTTPClient
+	// Grace is how long an interrupted run waits for requests in flight
+	// before it cuts their connections; 0 means DefaultGrace.
+	Grace time.Duration
 	// MaxBody is how much of each response body is kept on the result:
 	// 0 keeps none (the rest is read and discarded), -1 keeps all.
 	MaxBody int64
@@ -126,7 +140,7 @@ func Run(ctx context.Context, p *Plan, h Handler) error {
 }
 
 func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter, h Handler) error {
-	opts := []func(*vegeta.Attacker){vegeta.Client(p.Client), vegeta.MaxBody(p.MaxBody)}
+	opts := []func(*vegeta.Attacker){vegeta.Client(p.Client.Client), vegeta.MaxBody(p.MaxBody)}
 	var pc vegeta.Pacer
 	if st.Open {
 		max := st.MaxWorkers
@@ -144,14 +158,28 @@ func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter,
 	h.StageStart(i, st, time.Now())
 	results := atk.Attack(tr, pc, st.Duration, st.Name)
 
-	// The one place where cancellation reaches the attacker.
+	// The one place where cancellation reaches the attacker: stop sending
+	// at once, give requests in flight a grace period, then cut them.
 	stopped := make(chan struct{})
-	var interrupted atomic.Bool
+	var interrupted, aborted atomic.Bool
 	go func() {
 		select {
 		case <-ctx.Done():
 			interrupted.Store(true)
 			atk.Stop()
+		case <-stopped:
+			return
+		}
+		grace := p.Grace
+		if grace <= 0 {
+			grace = DefaultGrace
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			aborted.Store(true)
+			p.Client.conns.closeAll()
 		case <-stopped:
 		}
 	}()
@@ -167,6 +195,9 @@ func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter,
 			herr = fmt.Errorf("result %d of stage %q carries no request tag (url %q)", r.Seq, st.Name, r.URL)
 			atk.Stop()
 			continue
+		}
+		if r.Code == 0 && aborted.Load() && !strings.HasPrefix(r.Error, "aborted") {
+			r.Error = "aborted: " + r.Error
 		}
 		if herr = h.Result(i, req, r); herr != nil {
 			atk.Stop()

@@ -82,12 +82,19 @@ func Parse(r io.Reader, file string, env Env) (*Scenario, error) {
 	d.expand(doc.Content[0])
 	d.decode(doc.Content[0], reflect.ValueOf(sc).Elem(), "")
 	sc.pos = d.pos
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
 	sc.applyDefaults()
-	if err := sc.Validate(); err != nil {
-		return nil, err
+	// Validate even after decode errors, so every problem is reported at
+	// once; fields that failed to decode are not reported twice.
+	errs := d.errs
+	for _, err := range sc.validate() {
+		var e *Error
+		if errors.As(err, &e) && d.failed(e.Field) {
+			continue
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return sc, nil
 }
@@ -119,10 +126,24 @@ type decoder struct {
 	env  Env
 	pos  map[string]int
 	errs []error
+	bad  []string // fields that failed to decode
 }
 
 func (d *decoder) fail(line int, field, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	d.bad = append(d.bad, field)
+}
+
+// failed reports whether field, or a field inside or around it, already
+// failed to decode.
+func (d *decoder) failed(field string) bool {
+	for _, b := range d.bad {
+		if b == field || strings.HasPrefix(field, b+".") || strings.HasPrefix(field, b+"[") ||
+			strings.HasPrefix(b, field+".") || strings.HasPrefix(b, field+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 var envRef = regexp.MustCompile(`\$\$|\$\{([^}]*)\}`)
@@ -195,10 +216,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		fields := yamlFields(t)
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			idx, ok := fields[k.Value]
 			sub := join(path, k.Value)
+			if first, dup := seen[k.Value]; dup {
+				d.fail(k.Line, sub, "given twice (first at line %d)", first)
+				continue
+			}
+			seen[k.Value] = k.Line
 			if !ok {
 				d.fail(k.Line, sub, "unknown field%s", suggestField(k.Value, fields))
 				continue
@@ -222,8 +249,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		m := reflect.MakeMap(t)
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if first, dup := seen[k.Value]; dup {
+				d.fail(k.Line, join(path, k.Value), "given twice (first at line %d)", first)
+				continue
+			}
+			seen[k.Value] = k.Line
 			ev := reflect.New(t.Elem()).Elem()
 			d.decode(val, ev, join(path, k.Value))
 			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), ev)

@@ -52,7 +52,9 @@ func (s *Scenario) applyDefaults() {
 
 // Validate checks the scenario and returns every problem found, joined;
 // each names the file, line and field.
-func (s *Scenario) Validate() error {
+func (s *Scenario) Validate() error { return errors.Join(s.validate()...) }
+
+func (s *Scenario) validate() []error {
 	v := &validator{s: s}
 	if s.Name == "" {
 		v.fail("name", "is required: a short name for the run folder, such as \"normal\"")
@@ -73,7 +75,7 @@ func (s *Scenario) Validate() error {
 	v.stages()
 	v.thresholds()
 	v.fixture()
-	return errors.Join(v.errs...)
+	return v.errs
 }
 
 type validator struct {

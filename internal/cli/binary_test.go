@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/loadgate/loadgate/report"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// loadgateBinary builds the real loadgate binary once per test process.
+func loadgateBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "loadgate-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "loadgate")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/loadgate/loadgate").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build loadgate: %v", buildErr)
+	}
+	return binPath
+}
+
+// startRun starts the binary on a scenario that keeps requests in flight
+// (the target answers after 3 s) and waits until the run is under way.
+func startRun(t *testing.T, srvURL string) (*exec.Cmd, *syncBuffer, string) {
+	t.Helper()
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "slow.yaml", `name: slow
+target: {base_url: "`+srvURL+`"}
+requests: [{name: slow, path: /slow}, {name: ok, path: /ok}]
+stages: [{duration: 1m, rate: 100/s}]
+`)
+	out := filepath.Join(dir, "run")
+	cmd := exec.Command(loadgateBinary(t), "run", sc, "--out", out)
+	stderr := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = io.Discard, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "loadgate: running") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("run did not start: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	return cmd, stderr, out
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func exitCodeOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestSignalStopsRunAndKeepsData interrupts the real binary with SIGINT and
+// SIGTERM: it stops within a second, writes the report marked
+// interrupted, exits 3, and the raw results hold every request counted.
+func TestSignalStopsRunAndKeepsData(t *testing.T) {
+	t.Parallel()
+	srv := newMixServer(0)
+	defer srv.Close()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd, stderr, out := startRun(t, srv.URL)
+			sent := time.Now()
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			took := time.Since(sent)
+			if code := exitCodeOf(err); code != ExitRunFail {
+				t.Fatalf("exit code %d, want 3; stderr:\n%s", code, stderr)
+			}
+			if took > 1500*time.Millisecond {
+				t.Errorf("took %v to stop after the signal", took)
+			}
+			r := readReport(t, out)
+			if r.Verdict != report.Interrupted {
+				t.Errorf("verdict %q", r.Verdict)
+			}
+			if r.Totals.Errors["aborted"] == 0 {
+				t.Errorf("requests cut in flight not counted as aborted: %v", r.Totals.Errors)
+			}
+			if r.Requests["ok"].Totals.Successes < 30 {
+				t.Errorf("ok successes = %d after a second at 50/s", r.Requests["ok"].Totals.Successes)
+			}
+			f, err := os.Open(filepath.Join(out, "results.gob"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			dec := vegeta.NewDecoder(f)
+			var n uint64
+			for {
+				var res vegeta.Result
+				if err := dec.Decode(&res); err != nil {
+					break
+				}
+				n++
+			}
+			if n != r.Totals.Requests {
+				t.Errorf("raw results hold %d, report counts %d", n, r.Totals.Requests)
+			}
+		})
+	}
+}
+
+// TestSecondSignalExitsAtOnce sends two interrupts in a row: the second
+// quits without waiting for requests in flight.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel()
+	srv := newMixServer(0)
+	defer srv.Close()
+	cmd, stderr, _ := startRun(t, srv.URL)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(50 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if code := exitCodeOf(err); code != ExitRunFail {
+		t.Fatalf("exit code %d, want 3", code)
+	}
+	if took := time.Since(sent); took > 300*time.Millisecond {
+		t.Errorf("second signal took %v to exit", took)
+	}
+	if !strings.Contains(stderr.String(), "quitting at once") {
+		t.Errorf("stderr: %s", stderr)
+	}
+}

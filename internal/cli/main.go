@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Main runs loadgate as a process: the first SIGINT or SIGTERM stops the
+// run gracefully (the report is still written), a second exits at once.
+// It returns the exit code.
+func Main() int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "\nloadgate: stopping: finishing requests in flight and writing the report (interrupt again to quit at once)")
+		cancel()
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(os.Stderr, "loadgate: quitting at once")
+			os.Exit(ExitRunFail)
+		}
+	}()
+	return Run(ctx, OSEnv(os.Stdout, os.Stderr), os.Args[1:])
+}

@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"time"
+)
+
+// mixServer is a target whose answers the tests know in advance: on /mix,
+// of every 100 requests in arrival order, 5 get a 500 and 3 a 429, each
+// after a fixed delay; /ok always answers 200; /slow answers after 3 s.
+type mixServer struct {
+	*httptest.Server
+	delay time.Duration
+	n     atomic.Int64
+}
+
+func newMixServer(delay time.Duration) *mixServer {
+	m := &mixServer{delay: delay}
+	m.Server = httptest.NewServer(http.HandlerFunc(m.serve))
+	return m
+}
+
+func (m *mixServer) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/ok":
+		w.Write([]byte(`{"code":0}`))
+	case "/slow":
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	case "/mix":
+		time.Sleep(m.delay)
+		i := (m.n.Add(1) - 1) % 100
+		switch {
+		case i < 5:
+			w.WriteHeader(http.StatusInternalServerError)
+		case i < 8:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+		w.Write([]byte(`{"code":0}`))
+	default:
+		http.NotFound(w, r)
+	}
+}
