@@ -89,10 +89,12 @@ func NewHTTPClient(c Client) *HTTPClient {
 		TLSHandshakeTimeout: c.Timeout,
 		ForceAttemptHTTP2:   c.HTTP2,
 	}
+	var rt http.RoundTripper = tr
 	if !c.HTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		rt = countEveryAttempt{tr}
 	}
-	return &HTTPClient{Client: &http.Client{Transport: tr, Timeout: c.Timeout}, conns: cs}
+	return &HTTPClient{Client: &http.Client{Transport: rt, Timeout: c.Timeout}, conns: cs}
 }
 
 // Plan is everything a run sends.

@@ -213,3 +213,47 @@ func TestSchedule(t *testing.T) {
 		t.Errorf("counts = %v", count)
 	}
 }
+
+type errCounter struct {
+	countingHandler
+	errs, ok int
+}
+
+func (e *errCounter) Result(stage, req int, r *vegeta.Result) error {
+	if r.Code == 0 {
+		e.errs++
+	} else {
+		e.ok++
+	}
+	return nil
+}
+
+// TestDroppedConnectionsAreCounted checks that a GET whose keep-alive
+// connection is dropped shows as an error rather than being resent by Go's
+// transport behind the figures' back.
+func TestDroppedConnectionsAreCounted(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			t.Errorf("GET arrived with a body: length %d, encoding %v", r.ContentLength, r.TransferEncoding)
+		}
+		if n.Add(1)%10 == 0 {
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.Close()
+		}
+	}))
+	defer srv.Close()
+	h := &errCounter{}
+	plan := &Plan{
+		Requests: []Request{{Name: "r0", Method: "GET", URL: srv.URL + "/x"}},
+		Stages:   []Stage{{Name: "s", Duration: time.Second, Open: true, Rate: 500, RampTo: 500}},
+		Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
+	}
+	if err := Run(context.Background(), plan, h); err != nil {
+		t.Fatal(err)
+	}
+	if h.errs+h.ok != 500 || h.errs != 50 || n.Load() != 500 {
+		t.Errorf("results %d (errors %d), server saw %d; want 500 with exactly 50 errors", h.errs+h.ok, h.errs, n.Load())
+	}
+}
