@@ -43,11 +43,18 @@ type Collector struct {
 	Stages    []StageInfo
 }
 
-// NewCollector prepares figures for the named requests and the stages.
-func NewCollector(names, methods, paths []string, stages []StageInfo) *Collector {
+// NewCollector prepares figures for the named requests and the stages;
+// checks holds the names of each request's content checks.
+func NewCollector(names, methods, paths []string, checks [][]string, stages []StageInfo) *Collector {
 	c := &Collector{Names: names, Methods: methods, Paths: paths, Stages: stages}
-	for range names {
-		c.ByRequest = append(c.ByRequest, NewStats())
+	for i := range names {
+		s := NewStats()
+		if i < len(checks) {
+			for _, n := range checks[i] {
+				s.Checks = append(s.Checks, CheckStats{Name: n})
+			}
+		}
+		c.ByRequest = append(c.ByRequest, s)
 	}
 	for range stages {
 		c.ByStage = append(c.ByStage, NewStats())
@@ -55,10 +62,16 @@ func NewCollector(names, methods, paths []string, stages []StageInfo) *Collector
 	return c
 }
 
-// Record adds one outcome of request req in stage stage.
-func (c *Collector) Record(stage, req int, o *Outcome) {
-	c.ByRequest[req].Add(o)
-	c.ByStage[stage].Add(o)
+// Record adds one logical request of request req in stage stage: its
+// tries and its outcome.
+func (c *Collector) Record(stage, req int, tries []Try, l *Logical) {
+	r, st := c.ByRequest[req], c.ByStage[stage]
+	for i := range tries {
+		r.AddTry(&tries[i])
+		st.AddTry(&tries[i])
+	}
+	r.AddLogical(l)
+	st.AddLogical(l)
 }
 
 // StageStarted notes when stage i began.

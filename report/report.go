@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -35,10 +37,53 @@ type Report struct {
 	Interrupted bool                      `json:"interrupted"`
 	Totals      Totals                    `json:"totals"`
 	Latency     Latency                   `json:"latency_ms"`
+	E2ELatency  *Latency                  `json:"e2e_latency_ms,omitempty"`
 	Requests    map[string]RequestSummary `json:"requests"`
 	Stages      []StageSummary            `json:"stages"`
 	Thresholds  []ThresholdResult         `json:"thresholds"`
 	Meta        Meta                      `json:"meta"`
+	// Stopped says why the run ended before its stages did, other than an
+	// interrupt (a data feeder ran out).
+	Stopped string `json:"stopped,omitempty"`
+	// Auth counts OAuth2 token requests, kept out of the figures above.
+	Auth *AuthSummary `json:"auth,omitempty"`
+	// RequestLog describes requests.jsonl.
+	RequestLog *LogSummary `json:"request_log,omitempty"`
+	// Notes are remarks about the run, such as settings that were ignored.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// AuthSummary counts the token requests of OAuth2 auth.
+type AuthSummary struct {
+	Type            string  `json:"type"`
+	TokenRequests   int64   `json:"token_requests"`
+	TokenFailures   int64   `json:"token_failures"`
+	ForcedRefreshes int64   `json:"forced_refreshes"`
+	MeanMS          float64 `json:"mean_ms"`
+	MaxMS           float64 `json:"max_ms"`
+	LastError       string  `json:"last_error,omitempty"`
+}
+
+// LogSummary describes the request log.
+type LogSummary struct {
+	File     string `json:"file"`
+	Lines    uint64 `json:"lines"`
+	Dropped  uint64 `json:"dropped"` // lines not written once the cap was reached
+	CapBytes int64  `json:"cap_bytes"`
+	Sample   int    `json:"sample"` // one success in Sample is logged
+}
+
+// Example is a failing response kept for the report, truncated and
+// redacted.
+type Example struct {
+	RequestID string `json:"request_id"`
+	Class     string `json:"class"`
+	Status    int    `json:"status"`
+	Error     string `json:"error,omitempty"`
+	Why       string `json:"why,omitempty"`
+	URL       string `json:"url"`
+	Body      string `json:"body,omitempty"`
+	Truncated bool   `json:"truncated,omitempty"`
 }
 
 // ScenarioInfo identifies what ran against what.
@@ -80,6 +125,38 @@ type Totals struct {
 	Errors        map[string]uint64 `json:"errors"` // transport errors by kind
 	BytesIn       uint64            `json:"bytes_in"`
 	BytesOut      uint64            `json:"bytes_out"`
+
+	// Logical requests and their outcome classes. Without retries a
+	// logical request is one HTTP request.
+	LogicalRequests    uint64            `json:"logical_requests"`
+	ErrorClasses       map[string]uint64 `json:"error_classes"`
+	ProtocolRate       float64           `json:"protocol_error_rate"`
+	BusinessRate       float64           `json:"business_error_rate"`
+	SystemRate         float64           `json:"system_error_rate"`
+	ErrorCodes         map[string]uint64 `json:"error_codes,omitempty"`
+	Retries            uint64            `json:"retries"`
+	RetryAmplification float64           `json:"retry_amplification"`
+	RetriedRequests    uint64            `json:"retried_requests"`
+	SucceededAfter     uint64            `json:"succeeded_after_retry"`
+	RetryCauses        map[string]uint64 `json:"retries_by_cause,omitempty"`
+	Groups             map[string]Group  `json:"groups,omitempty"`
+}
+
+// Group is the breakdown of one group-by value.
+type Group struct {
+	Requests     uint64            `json:"requests"`
+	Errors       uint64            `json:"errors"`
+	ErrorRate    float64           `json:"error_rate"`
+	ErrorClasses map[string]uint64 `json:"error_classes"`
+	StatusCodes  map[string]uint64 `json:"status_codes"`
+}
+
+// Check is the count of one content check.
+type Check struct {
+	Name        string  `json:"name"`
+	Checked     uint64  `json:"checked"`
+	Failed      uint64  `json:"failed"`
+	FailureRate float64 `json:"failure_rate"`
 }
 
 // Latency is a latency summary in milliseconds.
@@ -101,6 +178,11 @@ type RequestSummary struct {
 	Path    string  `json:"path"`
 	Totals  Totals  `json:"totals"`
 	Latency Latency `json:"latency_ms"`
+	// E2ELatency is the end-to-end latency of logical requests, retries
+	// and waits included; present when a request was retried.
+	E2ELatency *Latency  `json:"e2e_latency_ms,omitempty"`
+	Checks     []Check   `json:"checks,omitempty"`
+	Examples   []Example `json:"examples,omitempty"`
 }
 
 // StageSummary is the plan and figures of one stage.
@@ -144,17 +226,36 @@ func (t ThresholdResult) MarshalJSON() ([]byte, error) {
 	}{plain(t), actual})
 }
 
+// Input is what a report is built from.
+type Input struct {
+	Collector  *Collector
+	Scenario   ScenarioInfo
+	Meta       Meta
+	Thresholds []threshold.Expr
+	Examples   map[string][]Example // by request name
+	Auth       *AuthSummary
+	RequestLog *LogSummary
+	Stopped    string
+	Notes      []string
+}
+
 // Build computes the report of a finished (or interrupted) run.
-func Build(c *Collector, info ScenarioInfo, meta Meta, ths []threshold.Expr) *Report {
+func Build(in Input) *Report {
+	c := in.Collector
 	send, wall, planned, allOpen := c.windows()
 	total := c.Total()
 	r := &Report{
 		SchemaVersion: SchemaVersion,
-		Scenario:      info,
+		Scenario:      in.Scenario,
 		Requests:      map[string]RequestSummary{},
-		Meta:          meta,
+		Meta:          in.Meta,
 		Totals:        totals(total, send, wall),
-		Latency:       latency(total),
+		Latency:       latency(total.Hist, total),
+		E2ELatency:    e2e(total),
+		Stopped:       in.Stopped,
+		Auth:          in.Auth,
+		RequestLog:    in.RequestLog,
+		Notes:         in.Notes,
 	}
 	if allOpen && send > 0 {
 		v := planned / send.Seconds()
@@ -162,7 +263,13 @@ func Build(c *Collector, info ScenarioInfo, meta Meta, ths []threshold.Expr) *Re
 	}
 	for i, name := range c.Names {
 		s := c.ByRequest[i]
-		rs := RequestSummary{Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send, wall), Latency: latency(s)}
+		rs := RequestSummary{
+			Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send, wall), Latency: latency(s.Hist, s),
+			E2ELatency: e2e(s), Examples: in.Examples[name],
+		}
+		for _, ch := range s.Checks {
+			rs.Checks = append(rs.Checks, Check{Name: ch.Name, Checked: ch.Checked, Failed: ch.Failed, FailureRate: zeroNaN(ratio(ch.Failed, ch.Checked))})
+		}
 		if r.Totals.TargetRateRPS != nil && total.Requests > 0 {
 			v := *r.Totals.TargetRateRPS * float64(s.Requests) / float64(total.Requests)
 			rs.Totals.TargetRateRPS = &v
@@ -188,7 +295,7 @@ func Build(c *Collector, info ScenarioInfo, meta Meta, ths []threshold.Expr) *Re
 		} else {
 			ss.Totals = totals(s, 0, 0)
 		}
-		ss.Latency = latency(s)
+		ss.Latency = latency(s.Hist, s)
 		r.Stages = append(r.Stages, ss)
 		if !st.Started.IsZero() && (r.StartedAt.IsZero() || st.Started.Before(r.StartedAt)) {
 			r.StartedAt = st.Started
@@ -201,7 +308,7 @@ func Build(c *Collector, info ScenarioInfo, meta Meta, ths []threshold.Expr) *Re
 	if !r.StartedAt.IsZero() {
 		r.DurationS = r.EndedAt.Sub(r.StartedAt).Seconds()
 	}
-	r.Thresholds = Evaluate(r, ths)
+	r.Thresholds = Evaluate(r, in.Thresholds)
 	r.Verdict = Pass
 	for _, t := range r.Thresholds {
 		if !t.Pass {
@@ -228,24 +335,52 @@ func perSecond(n uint64, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
+func zeroNaN(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}
+
+func statusMap(m map[int]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for c, n := range m {
+		out[strconv.Itoa(c)] = n
+	}
+	return out
+}
+
 func totals(s *Stats, send, wall time.Duration) Totals {
 	t := Totals{
-		Requests:      s.Requests,
-		Successes:     s.Successes,
-		Failures:      s.Requests - s.Successes,
-		RateRPS:       perSecond(s.Requests, send),
-		ThroughputRPS: perSecond(s.Successes, wall),
-		SuccessRate:   ratio(s.Successes, s.Requests),
-		ErrorRate:     ratio(s.Requests-s.Successes, s.Requests),
-		Rate4xx:       ratio(s.Count4xx(), s.Requests),
-		Rate5xx:       ratio(s.Count5xx(), s.Requests),
-		NetworkRate:   ratio(s.TransportErrors(), s.Requests),
-		TimeoutRate:   ratio(s.Errors[ErrTimeout], s.Requests),
-		StatusCodes:   map[string]uint64{},
-		Errors:        map[string]uint64{},
-		BytesIn:       s.BytesIn,
-		BytesOut:      s.BytesOut,
+		Requests:        s.Requests,
+		LogicalRequests: s.Logical,
+		Successes:       s.Successes,
+		Failures:        s.Logical - s.Successes,
+		RateRPS:         perSecond(s.Requests, send),
+		ThroughputRPS:   perSecond(s.Successes, wall),
+		SuccessRate:     zeroNaN(ratio(s.Successes, s.Logical)),
+		ErrorRate:       zeroNaN(ratio(s.Logical-s.Successes, s.Logical)),
+		Rate4xx:         zeroNaN(ratio(s.Count4xx(), s.Requests)),
+		Rate5xx:         zeroNaN(ratio(s.Count5xx(), s.Requests)),
+		NetworkRate:     zeroNaN(ratio(s.Classes[ClassNetwork], s.Logical)),
+		ProtocolRate:    zeroNaN(ratio(s.Classes[ClassProtocol], s.Logical)),
+		BusinessRate:    zeroNaN(ratio(s.Classes[ClassBusiness], s.Logical)),
+		SystemRate:      zeroNaN(ratio(s.Classes[ClassSystem], s.Logical)),
+		TimeoutRate:     zeroNaN(ratio(s.Timeouts, s.Logical)),
+		StatusCodes:     map[string]uint64{},
+		Errors:          map[string]uint64{},
+		ErrorClasses:    map[string]uint64{},
+		BytesIn:         s.BytesIn,
+		BytesOut:        s.BytesOut,
+		ErrorCodes:      s.ErrorCodes,
+		RetriedRequests: s.Retried,
+		SucceededAfter:  s.Recovered,
+		RetryCauses:     s.RetryCauses,
 	}
+	if s.Requests > s.Logical {
+		t.Retries = s.Requests - s.Logical
+	}
+	t.RetryAmplification = zeroNaN(ratio(s.Requests, s.Logical))
 	for c, n := range s.Status {
 		if n > 0 {
 			t.StatusCodes[strconv.Itoa(c)] = n
@@ -259,32 +394,60 @@ func totals(s *Stats, send, wall time.Duration) Totals {
 			t.Errors[ErrorKind(k).String()] = n
 		}
 	}
-	if s.Requests == 0 {
-		// No requests: report zero rates in JSON rather than NaN.
-		t.SuccessRate, t.ErrorRate, t.Rate4xx, t.Rate5xx, t.NetworkRate, t.TimeoutRate = 0, 0, 0, 0, 0, 0
+	for c, n := range s.Classes {
+		if c != int(ClassOK) {
+			t.ErrorClasses[Class(c).String()] = n
+		}
+	}
+	if len(s.Groups) > 0 {
+		t.Groups = map[string]Group{}
+		for name, g := range s.Groups {
+			gr := Group{Requests: g.Requests, Errors: g.Errors, ErrorRate: zeroNaN(ratio(g.Errors, g.Requests)),
+				ErrorClasses: map[string]uint64{}, StatusCodes: statusMap(g.Status)}
+			for c, n := range g.Classes {
+				if c != int(ClassOK) && n > 0 {
+					gr.ErrorClasses[Class(c).String()] = n
+				}
+			}
+			t.Groups[name] = gr
+		}
 	}
 	return t
 }
 
+func e2e(s *Stats) *Latency {
+	if s.E2E == nil {
+		return nil
+	}
+	l := latency(s.E2E, nil)
+	return &l
+}
+
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
-func latency(s *Stats) Latency {
-	if s.Requests == 0 {
+// latency summarises a histogram; s, when given, adds the exact moments
+// and extremes of the tries.
+func latency(h *hdrhistogram.Histogram, s *Stats) Latency {
+	if h.TotalCount() == 0 {
 		return Latency{}
 	}
-	q := s.Hist.ValueAtPercentilesSlice([]float64{50, 90, 95, 99, 99.9})
+	q := h.ValueAtPercentilesSlice([]float64{50, 90, 95, 99, 99.9})
 	us := func(v int64) float64 { return float64(v) / 1e3 }
-	return Latency{
-		Min: ms(s.Min), Mean: ms(s.Mean()), StdDev: ms(s.StdDev()),
+	l := Latency{
+		Min: us(h.Min()), Mean: math.Round(h.Mean()) / 1e3, StdDev: math.Round(h.StdDev()) / 1e3,
 		P50: us(q[0]), P90: us(q[1]), P95: us(q[2]), P99: us(q[3]), P999: us(q[4]),
-		Max: ms(s.Max),
+		Max: us(h.Max()),
 	}
+	if s != nil {
+		l.Min, l.Mean, l.StdDev, l.Max = ms(s.Min), ms(s.Mean()), ms(s.StdDev()), ms(s.Max)
+	}
+	return l
 }
 
 // Metric returns the value of a threshold metric for totals and latency,
 // in the metric's normalised unit; NaN when there is no value.
 func Metric(name string, t Totals, l Latency) float64 {
-	if t.Requests == 0 && name != "requests" && name != "throughput" && name != "rate" {
+	if t.LogicalRequests == 0 && name != "requests" && name != "throughput" && name != "rate" {
 		return math.NaN()
 	}
 	switch name {
@@ -316,6 +479,14 @@ func Metric(name string, t Totals, l Latency) float64 {
 		return t.Rate5xx
 	case "network_error_rate":
 		return t.NetworkRate
+	case "protocol_error_rate":
+		return t.ProtocolRate
+	case "business_error_rate":
+		return t.BusinessRate
+	case "system_error_rate":
+		return t.SystemRate
+	case "retry_amplification":
+		return t.RetryAmplification
 	case "timeout_rate":
 		return t.TimeoutRate
 	case "throughput":
@@ -332,16 +503,7 @@ func Metric(name string, t Totals, l Latency) float64 {
 func Evaluate(r *Report, ths []threshold.Expr) []ThresholdResult {
 	out := make([]ThresholdResult, 0, len(ths))
 	for _, e := range ths {
-		t, l := r.Totals, r.Latency
-		if name := e.Request(); name != "" {
-			rs, ok := r.Requests[name]
-			if !ok {
-				t, l = Totals{}, Latency{}
-			} else {
-				t, l = rs.Totals, rs.Latency
-			}
-		}
-		actual := Metric(e.Metric.Name, t, l)
+		actual := r.value(e)
 		out = append(out, ThresholdResult{
 			Expr: e.Source, Metric: e.Metric.Name, Request: e.Request(), Op: string(e.Op),
 			Limit: e.Value, Actual: actual, Pass: e.Holds(actual),
@@ -349,6 +511,45 @@ func Evaluate(r *Report, ths []threshold.Expr) []ThresholdResult {
 		})
 	}
 	return out
+}
+
+// value returns the figure a threshold names, NaN when there is none.
+func (r *Report) value(e threshold.Expr) float64 {
+	t, l := r.Totals, r.Latency
+	var checks []Check
+	if name := e.Request(); name != "" {
+		rs, ok := r.Requests[name]
+		if !ok {
+			return math.NaN()
+		}
+		t, l, checks = rs.Totals, rs.Latency, rs.Checks
+	} else {
+		for _, n := range r.RequestNames() {
+			checks = append(checks, r.Requests[n].Checks...)
+		}
+	}
+	switch e.Metric.Name {
+	case "error_code":
+		if t.LogicalRequests == 0 {
+			return math.NaN()
+		}
+		return float64(t.ErrorCodes[e.Labels["code"]]) / float64(t.LogicalRequests)
+	case "check_failure_rate":
+		var checked, failed uint64
+		want, one := e.Labels["check"]
+		for _, c := range checks {
+			if !one || c.Name == want {
+				checked, failed = checked+c.Checked, failed+c.Failed
+			}
+		}
+		if !one {
+			// Any check: the share of logical requests that were business
+			// errors, over those whose content was checked.
+			return ratio(t.ErrorClasses["business"], t.LogicalRequests-t.ErrorClasses["network"]-t.ErrorClasses["protocol"]-t.ErrorClasses["system"])
+		}
+		return ratio(failed, checked)
+	}
+	return Metric(e.Metric.Name, t, l)
 }
 
 // WriteJSON writes the report as indented JSON.

@@ -23,6 +23,17 @@ func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(HistLowest, HistHighest, HistDigits)
 }
 
+func record(h *hdrhistogram.Histogram, d time.Duration) {
+	us := int64(d / time.Microsecond)
+	if us > HistHighest {
+		us = HistHighest
+	}
+	if us < 0 {
+		us = 0
+	}
+	_ = h.RecordValue(us) // cannot fail: clamped to the range
+}
+
 // ErrorKind names a transport failure: one that got no HTTP response.
 type ErrorKind uint8
 
@@ -35,11 +46,12 @@ const (
 	ErrTLS
 	ErrClosed  // the connection closed before a response (EOF)
 	ErrAborted // cut by loadgate when the run was interrupted
+	ErrSystem  // loadgate's side: the request could not be made, descriptors ran out
 	ErrOther
 	numErrorKinds
 )
 
-var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "aborted", "other"}
+var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "aborted", "system", "other"}
 
 func (k ErrorKind) String() string { return errorKindNames[k] }
 
@@ -48,6 +60,11 @@ func ClassifyError(msg string) ErrorKind {
 	switch {
 	case strings.HasPrefix(msg, "aborted"):
 		return ErrAborted
+	case strings.Contains(msg, "too many open files") || strings.Contains(msg, "cannot assign requested address") ||
+		!isClientError(msg):
+		// Client errors name the method and quote the URL; any other error
+		// never reached the network: the request could not even be made.
+		return ErrSystem
 	case strings.Contains(msg, "Timeout exceeded") || strings.Contains(msg, "timeout") ||
 		strings.Contains(msg, "deadline exceeded"):
 		return ErrTimeout
@@ -67,52 +84,146 @@ func ClassifyError(msg string) ErrorKind {
 	return ErrOther
 }
 
+// isClientError reports whether msg is an *url.Error from http.Client.Do:
+// `Get "http://...": ...`.
+func isClientError(msg string) bool {
+	sp := strings.IndexByte(msg, ' ')
+	if sp <= 0 || sp > 10 {
+		return false
+	}
+	for _, c := range msg[:sp] { // "Get", "Post": the method, capitalised
+		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return strings.HasPrefix(msg[sp:], ` "http`)
+}
+
+// Class is the class of a logical request's outcome, the seed's four plus
+// success.
+type Class uint8
+
+// Outcome classes.
+const (
+	ClassOK       Class = iota
+	ClassNetwork        // no response: DNS, refused, timeout, reset, TLS
+	ClassProtocol       // a status the request did not expect (4xx, 5xx)
+	ClassBusiness       // the expected status, but a check failed
+	ClassSystem         // loadgate's side could not make or finish the request
+	numClasses
+)
+
+var classNames = [numClasses]string{"ok", "network", "protocol", "business", "system"}
+
+func (c Class) String() string { return classNames[c] }
+
+// ClassOf returns the class of a transport error kind.
+func ClassOf(k ErrorKind) Class {
+	if k == ErrSystem || k == ErrAborted {
+		return ClassSystem
+	}
+	return ClassNetwork
+}
+
+// Bounds on the distinct values kept, so that figures stay small.
+const (
+	maxErrorCodes = 1000
+	maxGroups     = 100
+	otherGroup    = "(other)"
+)
+
+// GroupStats are the figures of one group-by value.
+type GroupStats struct {
+	Requests uint64
+	Errors   uint64
+	Classes  [numClasses]uint64
+	Status   map[int]uint64
+}
+
+// CheckStats counts one content check.
+type CheckStats struct {
+	Name    string
+	Checked uint64
+	Failed  uint64
+}
+
 // Stats accumulates the figures of a stream of results. It keeps no
 // per-request data: its size does not grow with the number of requests.
+//
+// HTTP-level figures (status codes, latency, bytes) count every try;
+// outcome figures (successes, classes, error codes) count logical
+// requests, whose last try decides.
 type Stats struct {
-	Requests  uint64
-	Successes uint64 // responses that met expectations
-	Status    [600]uint64
-	// OtherStatus counts status codes outside 0..599.
-	OtherStatus map[int]uint64
+	// Per HTTP try.
+	Requests    uint64
+	Status      [600]uint64
+	OtherStatus map[int]uint64 // codes outside 0..599
 	Errors      [numErrorKinds]uint64
 	BytesIn     uint64
 	BytesOut    uint64
-
-	Hist *hdrhistogram.Histogram // microseconds
-	// Exact moments of latency in nanoseconds (Welford).
-	mean, m2 float64
-	Min, Max time.Duration
-
+	Hist        *hdrhistogram.Histogram // microseconds
+	mean, m2    float64                 // exact moments of latency in ns (Welford)
+	Min, Max    time.Duration
 	First, Last time.Time // earliest and latest send
 	End         time.Time // latest response end
+
+	// Per logical request.
+	Logical   uint64
+	Successes uint64
+	Classes   [numClasses]uint64
+	Timeouts  uint64 // logical requests that ended in a timeout
+	// Retried counts logical requests sent more than once; Recovered those
+	// of them that succeeded in the end.
+	Retried, Recovered uint64
+	// RetryCauses counts retries by the status that caused them ("429",
+	// "503", "network", "401").
+	RetryCauses map[string]uint64
+	// E2E is the end-to-end latency of logical requests, retries and
+	// waits included; nil until a request is retried.
+	E2E        *hdrhistogram.Histogram
+	ErrorCodes map[string]uint64
+	Groups     map[string]*GroupStats
+	Checks     []CheckStats
 }
 
 // NewStats returns empty stats.
 func NewStats() *Stats { return &Stats{Hist: NewHistogram()} }
 
-// Outcome is one result, reduced to what the figures need.
-type Outcome struct {
+// Try is one HTTP try, reduced to what the figures need.
+type Try struct {
 	Code      int // 0 for a transport error
-	OK        bool
-	Err       ErrorKind // when Code is 0
+	Err       ErrorKind
 	Timestamp time.Time
 	Latency   time.Duration
 	BytesIn   uint64
 	BytesOut  uint64
 }
 
-// Add records one outcome.
-func (s *Stats) Add(o *Outcome) {
+// Logical is the outcome of a logical request.
+type Logical struct {
+	Class     Class
+	Timeout   bool
+	Tries     int
+	E2E       time.Duration // end to end, when Tries > 1
+	ErrorCode string
+	Group     string
+	Code      int // status of the last try, 0 for none
+	// RetryCauses are the statuses that caused each retry.
+	RetryCauses []string
+	// Failed are the indexes of failed checks; Checked whether checks ran.
+	Failed  []int
+	Checked bool
+}
+
+// AddTry records one HTTP try.
+func (s *Stats) AddTry(o *Try) {
 	s.Requests++
-	if o.OK {
-		s.Successes++
-	}
-	if o.Code == 0 {
+	switch {
+	case o.Code == 0:
 		s.Errors[o.Err]++
-	} else if o.Code > 0 && o.Code < len(s.Status) {
+	case o.Code > 0 && o.Code < len(s.Status):
 		s.Status[o.Code]++
-	} else {
+	default:
 		if s.OtherStatus == nil {
 			s.OtherStatus = map[int]uint64{}
 		}
@@ -122,11 +233,7 @@ func (s *Stats) Add(o *Outcome) {
 	s.BytesOut += o.BytesOut
 
 	lat := o.Latency
-	us := int64(lat / time.Microsecond)
-	if us > HistHighest {
-		us = HistHighest
-	}
-	_ = s.Hist.RecordValue(us) // cannot fail: clamped to the range
+	record(s.Hist, lat)
 	x := float64(lat)
 	d := x - s.mean
 	s.mean += d / float64(s.Requests)
@@ -148,25 +255,114 @@ func (s *Stats) Add(o *Outcome) {
 	}
 }
 
+// AddLogical records the outcome of one logical request.
+func (s *Stats) AddLogical(l *Logical) {
+	s.Logical++
+	s.Classes[l.Class]++
+	if l.Class == ClassOK {
+		s.Successes++
+	}
+	if l.Timeout {
+		s.Timeouts++
+	}
+	if l.Tries > 1 {
+		s.Retried++
+		if l.Class == ClassOK {
+			s.Recovered++
+		}
+		if s.RetryCauses == nil {
+			s.RetryCauses = map[string]uint64{}
+		}
+		for _, c := range l.RetryCauses {
+			s.RetryCauses[c]++
+		}
+	}
+	if l.Tries > 1 || s.E2E != nil {
+		if s.E2E == nil {
+			s.E2E = s.Hist.Clone() // so far every logical request had one try
+		}
+		record(s.E2E, l.E2E)
+	}
+	if l.ErrorCode != "" {
+		if s.ErrorCodes == nil {
+			s.ErrorCodes = map[string]uint64{}
+		}
+		if _, ok := s.ErrorCodes[l.ErrorCode]; ok || len(s.ErrorCodes) < maxErrorCodes {
+			s.ErrorCodes[l.ErrorCode]++
+		}
+	}
+	if l.Group != "" {
+		s.group(l.Group).add(l)
+	}
+	if l.Checked {
+		for i := range s.Checks {
+			s.Checks[i].Checked++
+		}
+		for _, f := range l.Failed {
+			if f < len(s.Checks) {
+				s.Checks[f].Failed++
+			}
+		}
+	}
+}
+
+func (s *Stats) group(name string) *GroupStats {
+	if s.Groups == nil {
+		s.Groups = map[string]*GroupStats{}
+	}
+	g, ok := s.Groups[name]
+	if !ok {
+		if len(s.Groups) >= maxGroups {
+			name = otherGroup
+			if g, ok = s.Groups[name]; ok {
+				return g
+			}
+		}
+		g = &GroupStats{}
+		s.Groups[name] = g
+	}
+	return g
+}
+
+func (g *GroupStats) add(l *Logical) {
+	g.Requests++
+	g.Classes[l.Class]++
+	if l.Class != ClassOK {
+		g.Errors++
+	}
+	if g.Status == nil {
+		g.Status = map[int]uint64{}
+	}
+	g.Status[l.Code]++
+}
+
 // Merge adds the figures of o into s. Moments are combined exactly (Chan et
-// al.), histograms bucket by bucket.
+// al.), histograms bucket by bucket, checks by name.
 func (s *Stats) Merge(o *Stats) {
-	if o.Requests == 0 {
-		return
+	if o.Requests > 0 {
+		n1, n2 := float64(s.Requests), float64(o.Requests)
+		n := n1 + n2
+		d := o.mean - s.mean
+		s.m2 += o.m2 + d*d*n1*n2/n
+		s.mean += d * n2 / n
+		if s.Requests == 0 || o.Min < s.Min {
+			s.Min = o.Min
+		}
+		if o.Max > s.Max {
+			s.Max = o.Max
+		}
 	}
-	n1, n2 := float64(s.Requests), float64(o.Requests)
-	n := n1 + n2
-	d := o.mean - s.mean
-	s.m2 += o.m2 + d*d*n1*n2/n
-	s.mean += d * n2 / n
-	if s.Requests == 0 || o.Min < s.Min {
-		s.Min = o.Min
-	}
-	if o.Max > s.Max {
-		s.Max = o.Max
+	if o.E2E != nil || s.E2E != nil {
+		if s.E2E == nil {
+			s.E2E = s.Hist.Clone()
+		}
+		if o.E2E != nil {
+			s.E2E.Merge(o.E2E)
+		} else {
+			s.E2E.Merge(o.Hist)
+		}
 	}
 	s.Requests += o.Requests
-	s.Successes += o.Successes
 	for i, c := range o.Status {
 		s.Status[i] += c
 	}
@@ -191,12 +387,60 @@ func (s *Stats) Merge(o *Stats) {
 	if o.End.After(s.End) {
 		s.End = o.End
 	}
+
+	s.Logical += o.Logical
+	s.Successes += o.Successes
+	for i, c := range o.Classes {
+		s.Classes[i] += c
+	}
+	s.Timeouts += o.Timeouts
+	s.Retried += o.Retried
+	s.Recovered += o.Recovered
+	for k, v := range o.RetryCauses {
+		if s.RetryCauses == nil {
+			s.RetryCauses = map[string]uint64{}
+		}
+		s.RetryCauses[k] += v
+	}
+	for k, v := range o.ErrorCodes {
+		if s.ErrorCodes == nil {
+			s.ErrorCodes = map[string]uint64{}
+		}
+		s.ErrorCodes[k] += v
+	}
+	for k, g := range o.Groups {
+		mine := s.group(k)
+		mine.Requests += g.Requests
+		mine.Errors += g.Errors
+		for i, c := range g.Classes {
+			mine.Classes[i] += c
+		}
+		for c, n := range g.Status {
+			if mine.Status == nil {
+				mine.Status = map[int]uint64{}
+			}
+			mine.Status[c] += n
+		}
+	}
+	for _, c := range o.Checks {
+		found := false
+		for i := range s.Checks {
+			if s.Checks[i].Name == c.Name {
+				s.Checks[i].Checked += c.Checked
+				s.Checks[i].Failed += c.Failed
+				found = true
+			}
+		}
+		if !found {
+			s.Checks = append(s.Checks, c)
+		}
+	}
 }
 
-// Mean returns the exact mean latency.
+// Mean returns the exact mean latency of the tries.
 func (s *Stats) Mean() time.Duration { return time.Duration(s.mean) }
 
-// StdDev returns the exact population standard deviation of latency.
+// StdDev returns the exact population standard deviation of try latency.
 func (s *Stats) StdDev() time.Duration {
 	if s.Requests == 0 {
 		return 0
@@ -204,15 +448,16 @@ func (s *Stats) StdDev() time.Duration {
 	return time.Duration(math.Sqrt(s.m2 / float64(s.Requests)))
 }
 
-// Quantile returns the latency at quantile q (0..100) from the histogram.
+// Quantile returns the try latency at quantile q (0..100) from the
+// histogram.
 func (s *Stats) Quantile(q float64) time.Duration {
 	return time.Duration(s.Hist.ValueAtPercentile(q)) * time.Microsecond
 }
 
-// Count4xx returns the number of responses with a 4xx status.
+// Count4xx returns the number of tries answered with a 4xx status.
 func (s *Stats) Count4xx() uint64 { return s.statusRange(400, 500) }
 
-// Count5xx returns the number of responses with a 5xx status.
+// Count5xx returns the number of tries answered with a 5xx status.
 func (s *Stats) Count5xx() uint64 { return s.statusRange(500, 600) }
 
 func (s *Stats) statusRange(lo, hi int) uint64 {
@@ -223,7 +468,7 @@ func (s *Stats) statusRange(lo, hi int) uint64 {
 	return n
 }
 
-// TransportErrors returns the number of requests that got no response.
+// TransportErrors returns the number of tries that got no response.
 func (s *Stats) TransportErrors() uint64 {
 	var n uint64
 	for _, c := range s.Errors {

@@ -19,8 +19,12 @@ func TestClassifyError(t *testing.T) {
 		`Get "https://a/x": tls: failed to verify certificate: x509: certificate signed by unknown authority`: ErrTLS,
 		`Get "http://a/x": EOF`: ErrClosed,
 		`Get "http://a/x": net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`: ErrClosed,
-		`aborted: Get "http://a/x": EOF`: ErrAborted,
-		`something else`:                 ErrOther,
+		`aborted: Get "http://a/x": EOF`:                          ErrAborted,
+		`Get "http://a/x": something else`:                        ErrOther,
+		`net/http: invalid header field value for "X-A"`:          ErrSystem,
+		`parse "http://a b": invalid character`:                   ErrOther,
+		`net/http: nil Context`:                                   ErrSystem,
+		`Get "http://a/x": dial tcp: socket: too many open files`: ErrSystem,
 	}
 	for msg, want := range tests {
 		if got := ClassifyError(msg); got != want {
@@ -57,7 +61,8 @@ func TestStatsAgainstExactValues(t *testing.T) {
 	s := NewStats()
 	start := time.Unix(1_700_000_000, 0)
 	for i, x := range xs {
-		s.Add(&Outcome{Code: 200, OK: true, Timestamp: start.Add(time.Duration(i) * time.Millisecond), Latency: x})
+		s.AddTry(&Try{Code: 200, Timestamp: start.Add(time.Duration(i) * time.Millisecond), Latency: x})
+		s.AddLogical(&Logical{Class: ClassOK, Tries: 1, Code: 200})
 	}
 	mean, sd := exactMoments(xs)
 	if math.Abs(float64(s.Mean())-mean) > 1 || math.Abs(float64(s.StdDev())-sd) > 1 {
@@ -93,16 +98,22 @@ func TestMergeEqualsWhole(t *testing.T) {
 	whole, a, b := NewStats(), NewStats(), NewStats()
 	at := time.Unix(1_700_000_000, 0)
 	for i, x := range xs {
-		o := &Outcome{Code: []int{200, 404, 500, 0}[i%4], OK: i%4 == 0, Err: ErrReset, Timestamp: at.Add(time.Duration(i)), Latency: x, BytesIn: 10}
-		whole.Add(o)
+		o := &Try{Code: []int{200, 404, 500, 0}[i%4], Err: ErrReset, Timestamp: at.Add(time.Duration(i)), Latency: x, BytesIn: 10}
+		l := &Logical{Class: []Class{ClassOK, ClassProtocol, ClassProtocol, ClassNetwork}[i%4], Tries: 1, Code: o.Code,
+			ErrorCode: []string{"", "400100", "500301", ""}[i%4], Group: []string{"db-01", "db-03"}[i%2]}
+		whole.AddTry(o)
+		whole.AddLogical(l)
 		if i%3 == 0 {
-			a.Add(o)
+			a.AddTry(o)
+			a.AddLogical(l)
 		} else {
-			b.Add(o)
+			b.AddTry(o)
+			b.AddLogical(l)
 		}
 	}
 	a.Merge(b)
 	if a.Requests != whole.Requests || a.Successes != whole.Successes || a.Status != whole.Status ||
+		a.Classes != whole.Classes || a.ErrorCodes["400100"] != 5000 || a.Groups["db-03"].Errors != whole.Groups["db-03"].Errors ||
 		a.Errors != whole.Errors || a.BytesIn != whole.BytesIn || a.Min != whole.Min || a.Max != whole.Max ||
 		!a.First.Equal(whole.First) || !a.Last.Equal(whole.Last) {
 		t.Errorf("merged counts differ from the whole")
@@ -121,7 +132,7 @@ func TestMergeEqualsWhole(t *testing.T) {
 func TestLatencyBeyondRangeIsClamped(t *testing.T) {
 	t.Parallel()
 	s := NewStats()
-	s.Add(&Outcome{Code: 200, Latency: 2 * time.Hour})
+	s.AddTry(&Try{Code: 200, Latency: 2 * time.Hour})
 	if s.Max != 2*time.Hour || s.Quantile(100) < 59*time.Minute {
 		t.Errorf("max %v p100 %v", s.Max, s.Quantile(100))
 	}

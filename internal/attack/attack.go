@@ -8,22 +8,38 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/loadgate/loadgate/internal/feeder"
+	"github.com/loadgate/loadgate/internal/template"
 )
 
 // Request is one kind of request, ready to send.
 type Request struct {
 	Name   string
 	Method string
-	URL    string // absolute
-	Header http.Header
-	Body   []byte
 	Weight int
+	// URL is the absolute URL, used when PathT is nil; otherwise the URL
+	// is Base followed by PathT rendered.
+	URL   string
+	Base  string
+	PathT *template.Template
+	// Header holds the static headers; HeaderT those rendered per request.
+	Header  http.Header
+	HeaderT map[string]*template.Template
+	// Body is the static body, used when BodyT is nil.
+	Body  []byte
+	BodyT *template.Template
+	// Feeder, when set, gives every request a row.
+	Feeder *feeder.Feeder
+	// KeepSent keeps the body sent for checks that compare with it.
+	KeepSent bool
+	// Retry is the request's retry policy, or nil.
+	Retry *RetryPolicy
 }
 
 // Stage is one period of load.
@@ -108,6 +124,28 @@ type Plan struct {
 	// MaxBody is how much of each response body is kept on the result:
 	// 0 keeps none (the rest is read and discarded), -1 keeps all.
 	MaxBody int64
+	Auth    Auth
+	// TokenClient makes the OAuth2 token requests, apart from the load.
+	TokenClient *http.Client
+	// Pools hold captured values for take and pick; nil when none.
+	Pools *template.Pools
+	// RunID names the run in request ids and unique values.
+	RunID [8]byte
+	// RequestID sends X-Request-ID on every request.
+	RequestID bool
+	// Secret registers a value that must never be written out (new OAuth2
+	// tokens); nil when nothing needs it.
+	Secret func(string)
+}
+
+// Extra is what a result carries beyond vegeta's Result.
+type Extra struct {
+	Hit uint64 // the hit's number in the run, from 1
+	// Attempts lists the HTTP tries of a request sent with retries or
+	// OAuth2 (the last one's latency is left to the result); nil otherwise.
+	Attempts []Attempt
+	// Sent is the body sent, kept for requests whose checks compare with it.
+	Sent []byte
 }
 
 // Handler receives the progress of a run. Its methods are called from one
@@ -116,33 +154,100 @@ type Handler interface {
 	StageStart(i int, s Stage, at time.Time)
 	// Result receives one result of stage i for request req. The result's
 	// URL is the request's, and its Attack field is the request's name.
-	// The result may not be kept after the call returns. An error stops
-	// the run.
-	Result(stage, req int, r *vegeta.Result) error
+	// Neither may be kept after the call returns. An error stops the run.
+	Result(stage, req int, r *vegeta.Result, x *Extra) error
 	StageEnd(i int, at time.Time, interrupted bool)
 }
 
-// Run sends the plan's stages one after the other. It stops early when ctx
-// is done; in-flight requests are still awaited and handed over, so nothing
-// sent goes unrecorded. It returns ctx's error when interrupted.
-func Run(ctx context.Context, p *Plan, h Handler) error {
+// ErrExhausted ends a run whose unique data feeder ran out of rows.
+type ErrExhausted struct{ Feeder string }
+
+func (e *ErrExhausted) Error() string { return "data feeder " + e.Feeder + " ran out of rows" }
+
+// Runner runs a plan.
+type Runner struct {
+	p      *Plan
+	rt     *roundTripper
+	client *http.Client
+	tr     *targeter
+	tokens *tokenSource
+}
+
+// New prepares a plan to run.
+func New(p *Plan) (*Runner, error) {
 	if len(p.Requests) == 0 {
-		return fmt.Errorf("no requests to send")
+		return nil, fmt.Errorf("no requests to send")
 	}
-	tr := newTargeter(p.Requests)
-	for i, st := range p.Stages {
+	r := &Runner{p: p}
+	hits := newHitStore()
+	r.tr = newTargeter(p, hits)
+	rt := &roundTripper{
+		next: p.Client.Transport, run: p.RunID, requestID: p.RequestID,
+		timeout: p.Client.Timeout, abort: p.Client.conns.ctx,
+	}
+	for _, q := range p.Requests {
+		rt.policies = append(rt.policies, q.Retry)
+	}
+	switch p.Auth.Kind {
+	case "oauth2":
+		tc := p.TokenClient
+		if tc == nil {
+			tc = &http.Client{Timeout: 30 * time.Second}
+		}
+		r.tokens = newTokenSource(p.Auth, tc, p.Secret)
+		rt.tokens = r.tokens
+	case "bearer", "api_key":
+		rt.static = newStaticAuth(p.Auth)
+	}
+	client := *p.Client.Client
+	client.Transport = rt
+	if rt.retrying() {
+		// Each try gets its own timeout; the client's would cover them all.
+		client.Timeout = 0
+		rt.hits = hits
+	}
+	r.rt, r.client = rt, &client
+	return r, nil
+}
+
+// AuthStats returns the OAuth2 token request counts, or nil without OAuth2.
+func (r *Runner) AuthStats() *AuthStats {
+	if r.tokens == nil {
+		return nil
+	}
+	s := r.tokens.Stats()
+	return &s
+}
+
+// Run sends the plan's stages one after the other. It stops early when ctx
+// is done; in-flight requests are still awaited (for a grace period) and
+// handed over, so nothing sent goes unrecorded. It returns ctx's error
+// when interrupted and *ErrExhausted when a data feeder ran out.
+func (r *Runner) Run(ctx context.Context, h Handler) error {
+	if r.tokens != nil {
+		tctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if err := r.tokens.start(tctx); err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+	}
+	for i, st := range r.p.Stages {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := runStage(ctx, p, i, st, tr, h); err != nil {
+		if err := r.runStage(ctx, i, st, h); err != nil {
 			return err
+		}
+		if name := r.tr.exhausted.Load(); name != nil {
+			return &ErrExhausted{Feeder: *name}
 		}
 	}
 	return ctx.Err()
 }
 
-func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter, h Handler) error {
-	opts := []func(*vegeta.Attacker){vegeta.Client(p.Client.Client), vegeta.MaxBody(p.MaxBody)}
+func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error {
+	p := r.p
+	opts := []func(*vegeta.Attacker){vegeta.Client(r.client), vegeta.MaxBody(p.MaxBody)}
 	var pc vegeta.Pacer
 	if st.Open {
 		max := st.MaxWorkers
@@ -158,7 +263,7 @@ func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter,
 	}
 	atk := vegeta.NewAttacker(opts...)
 	h.StageStart(i, st, time.Now())
-	results := atk.Attack(tr, pc, st.Duration, st.Name)
+	results := atk.Attack(r.tr.target, pc, st.Duration, st.Name)
 
 	// The one place where cancellation reaches the attacker: stop sending
 	// at once, give requests in flight a grace period, then cut them.
@@ -188,20 +293,28 @@ func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter,
 	defer close(stopped)
 
 	var herr error
-	for r := range results {
+	var x Extra
+	for res := range results {
 		if herr != nil {
 			continue // drain so the attacker's workers can finish
 		}
-		req := attribute(r, p.Requests)
-		if req < 0 {
-			herr = fmt.Errorf("result %d of stage %q carries no request tag (url %q)", r.Seq, st.Name, r.URL)
+		req, hid, ok := attribute(res, p.Requests)
+		if !ok {
+			if res.URL == "" && res.Error == feeder.ErrExhausted.Error() {
+				continue // the feeder ran out: not a request
+			}
+			herr = fmt.Errorf("result %d of stage %q carries no request tag (url %q)", res.Seq, st.Name, res.URL)
 			atk.Stop()
 			continue
 		}
-		if r.Code == 0 && aborted.Load() && !strings.HasPrefix(r.Error, "aborted") {
-			r.Error = "aborted: " + r.Error
+		if res.Code == 0 && aborted.Load() && !strings.HasPrefix(res.Error, "aborted") {
+			res.Error = "aborted: " + res.Error
 		}
-		if herr = h.Result(i, req, r); herr != nil {
+		x = Extra{Hit: hid}
+		if rec := r.tr.hits.take(hid); rec != nil {
+			x.Attempts, x.Sent = rec.attempts, rec.sent
+		}
+		if herr = h.Result(i, req, res, &x); herr != nil {
 			atk.Stop()
 		}
 	}
@@ -212,14 +325,14 @@ func runStage(ctx context.Context, p *Plan, i int, st Stage, tr vegeta.Targeter,
 // attribute finds the request a result belongs to from the tag the
 // targeter put in the URL fragment (which is never sent), and restores the
 // URL and sets Attack to the request's name.
-func attribute(r *vegeta.Result, reqs []Request) int {
+func attribute(r *vegeta.Result, reqs []Request) (int, uint64, bool) {
 	i := strings.LastIndexByte(r.URL, '#')
 	if i < 0 {
-		return -1
+		return 0, 0, false
 	}
-	n, err := strconv.Atoi(r.URL[i+1:])
-	if err != nil || n < 0 || n >= len(reqs) {
-		return -1
+	n, hid, ok := parseTag(r.URL[i+1:])
+	if !ok || n < 0 || n >= len(reqs) {
+		return 0, 0, false
 	}
 	if r.Error != "" {
 		// Transport errors quote the URL; keep the tag out of them too.
@@ -227,24 +340,7 @@ func attribute(r *vegeta.Result, reqs []Request) int {
 	}
 	r.URL = r.URL[:i]
 	r.Attack = reqs[n].Name
-	return n
-}
-
-// newTargeter returns a targeter that picks requests by weight, in a fixed
-// smooth order, and tags each URL with the request's index.
-func newTargeter(reqs []Request) vegeta.Targeter {
-	tagged := make([]string, len(reqs))
-	for i, r := range reqs {
-		tagged[i] = r.URL + "#" + strconv.Itoa(i)
-	}
-	order := schedule(reqs)
-	var n atomic.Uint64
-	return func(t *vegeta.Target) error {
-		i := order[(n.Add(1)-1)%uint64(len(order))]
-		r := &reqs[i]
-		t.Method, t.URL, t.Header, t.Body = r.Method, tagged[i], r.Header, r.Body
-		return nil
-	}
+	return n, hid, true
 }
 
 // schedule spreads requests by weight with smooth weighted round robin, so

@@ -29,7 +29,7 @@ func (h *countingHandler) StageEnd(i int, _ time.Time, interrupted bool) {
 	h.ended = append(h.ended, interrupted)
 }
 
-func (h *countingHandler) Result(stage, req int, r *vegeta.Result) error {
+func (h *countingHandler) Result(stage, req int, r *vegeta.Result, _ *Extra) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.byReq[req]++
@@ -79,7 +79,7 @@ func TestAttributionUnderConcurrency(t *testing.T) {
 		Stages:   []Stage{{Name: "closed", Duration: 700 * time.Millisecond, Concurrency: 64}},
 		Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
 	}
-	if err := Run(context.Background(), plan, h); err != nil {
+	if err := run(context.Background(), plan, h); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.mismatch) > 0 {
@@ -122,7 +122,7 @@ func TestOpenStageSendsExactCount(t *testing.T) {
 		Client: NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
 	}
 	start := time.Now()
-	if err := Run(context.Background(), plan, h); err != nil {
+	if err := run(context.Background(), plan, h); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.mismatch) > 0 {
@@ -153,7 +153,7 @@ func TestCancelStopsAndHandsOverEverything(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	err := Run(ctx, plan, h)
+	err := run(ctx, plan, h)
 	if err != context.Canceled {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -219,7 +219,7 @@ type errCounter struct {
 	errs, ok int
 }
 
-func (e *errCounter) Result(stage, req int, r *vegeta.Result) error {
+func (e *errCounter) Result(stage, req int, r *vegeta.Result, _ *Extra) error {
 	if r.Code == 0 {
 		e.errs++
 	} else {
@@ -250,10 +250,18 @@ func TestDroppedConnectionsAreCounted(t *testing.T) {
 		Stages:   []Stage{{Name: "s", Duration: time.Second, Open: true, Rate: 500, RampTo: 500}},
 		Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
 	}
-	if err := Run(context.Background(), plan, h); err != nil {
+	if err := run(context.Background(), plan, h); err != nil {
 		t.Fatal(err)
 	}
 	if h.errs+h.ok != 500 || h.errs != 50 || n.Load() != 500 {
 		t.Errorf("results %d (errors %d), server saw %d; want 500 with exactly 50 errors", h.errs+h.ok, h.errs, n.Load())
 	}
+}
+
+func run(ctx context.Context, p *Plan, h Handler) error {
+	r, err := New(p)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx, h)
 }

@@ -6,19 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
-	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/loadgate/loadgate/fixtures"
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/buildinfo"
+	"github.com/loadgate/loadgate/internal/reqlog"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
@@ -29,12 +28,14 @@ const (
 	fileReport  = "report.json"
 	fileSummary = "summary.txt"
 	fileRaw     = "results.gob"
+	fileLog     = "requests.jsonl"
 )
 
 // runOne runs one scenario into dir. It returns the report whenever one
 // could be built, with an error when the run failed part way.
 func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*report.Report, error) {
 	base := sc.Target.BaseURL
+	var notes []string
 	if base == scenario.Embedded {
 		srv, err := fixtures.Start("127.0.0.1:0", fixtureOptions(sc.Fixture))
 		if err != nil {
@@ -42,27 +43,46 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 		}
 		defer srv.Close()
 		base = srv.URL
+	} else if !reflect.DeepEqual(sc.Fixture, scenario.Fixture{}) {
+		notes = append(notes, "the fixture: settings were ignored: the target is not the embedded fixture API")
 	}
-	plan := buildPlan(sc, base)
+	pr := prepare(sc, base)
+	runner, err := attack.New(pr.plan)
+	if err != nil {
+		return nil, err
+	}
 
 	rawFile, err := os.Create(filepath.Join(dir, fileRaw))
 	if err != nil {
 		return nil, fmt.Errorf("create raw results file: %w", err)
 	}
 	raw := bufio.NewWriterSize(rawFile, 256<<10)
-	rec := newRecorder(sc, plan, vegeta.NewEncoder(raw))
+	logFile, err := os.Create(filepath.Join(dir, fileLog))
+	if err != nil {
+		rawFile.Close()
+		return nil, fmt.Errorf("create request log: %w", err)
+	}
+	reqLog := reqlog.New(logFile, sc.LogMaxSize())
+	rec := newRecorder(pr, vegeta.NewEncoder(raw), reqLog)
 
 	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
 		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
-	runErr := attack.Run(ctx, plan, rec)
-	if errors.Is(runErr, context.Canceled) {
+	runErr := runner.Run(ctx, rec)
+	var stopped string
+	var exhausted *attack.ErrExhausted
+	switch {
+	case errors.Is(runErr, context.Canceled):
 		runErr = nil // an interrupt: the report says so
+	case errors.As(runErr, &exhausted):
+		stopped, runErr = exhausted.Error(), nil
 	}
-	if err := raw.Flush(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("write raw results: %w", err)
-	}
-	if err := rawFile.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("write raw results: %w", err)
+	for _, c := range []struct {
+		what string
+		err  error
+	}{{"raw results", raw.Flush()}, {"raw results", rawFile.Close()}, {"request log", reqLog.Flush()}, {"request log", logFile.Close()}} {
+		if c.err != nil && runErr == nil {
+			runErr = fmt.Errorf("write %s: %w", c.what, c.err)
+		}
 	}
 
 	info := report.ScenarioInfo{
@@ -73,7 +93,21 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 	for i, t := range sc.Thresholds {
 		exprs[i] = t.Expr
 	}
-	rep := report.Build(rec.col, info, runMeta(), exprs)
+	in := report.Input{
+		Collector: rec.col, Scenario: info, Meta: runMeta(), Thresholds: exprs, Examples: rec.examples,
+		Stopped: stopped, Notes: notes,
+		RequestLog: &report.LogSummary{File: fileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
+	}
+	if st := runner.AuthStats(); st != nil {
+		in.Auth = &report.AuthSummary{
+			Type: sc.Auth.Type, TokenRequests: st.Requests, TokenFailures: st.Failures, ForcedRefreshes: st.Forced,
+			MaxMS: float64(st.MaxLat.Microseconds()) / 1e3, LastError: pr.redactor.String(st.LastError),
+		}
+		if st.Requests > 0 {
+			in.Auth.MeanMS = float64(st.Latency.Microseconds()) / 1e3 / float64(st.Requests)
+		}
+	}
+	rep := report.Build(in)
 	if runErr != nil && rep.Verdict == report.Pass {
 		rep.Verdict = report.Fail
 	}
@@ -122,140 +156,3 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// buildPlan turns a scenario into requests and stages ready to send.
-func buildPlan(sc *scenario.Scenario, base string) *attack.Plan {
-	base = strings.TrimRight(base, "/")
-	p := &attack.Plan{
-		Client: attack.NewHTTPClient(attack.Client{
-			Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
-			MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
-		}),
-	}
-	ua := sc.HTTP.UserAgent
-	if ua == "" {
-		ua = buildinfo.UserAgent()
-	}
-	for _, r := range sc.Requests {
-		h := http.Header{}
-		for k, v := range r.Headers {
-			h.Set(k, v)
-		}
-		if _, set := h["User-Agent"]; !set {
-			h.Set("User-Agent", ua)
-		}
-		if r.Body.JSON && h.Get("Content-Type") == "" {
-			h.Set("Content-Type", "application/json")
-		}
-		w := 1
-		if r.Weight != nil {
-			w = *r.Weight
-		}
-		var body []byte
-		if r.Body.Text != "" {
-			body = []byte(r.Body.Text)
-		}
-		p.Requests = append(p.Requests, attack.Request{
-			Name: r.Name, Method: r.Method, URL: base + r.Path, Header: h, Body: body, Weight: w,
-		})
-	}
-	for _, st := range sc.Stages {
-		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Concurrency: st.Concurrency}
-		if st.Open() {
-			as.Open, as.Rate, as.RampTo = true, st.Rate.PerSecond, st.Rate.PerSecond
-			if st.RampTo != nil {
-				as.RampTo = st.RampTo.PerSecond
-			}
-		}
-		p.Stages = append(p.Stages, as)
-	}
-	return p
-}
-
-func fixtureOptions(f scenario.Fixture) fixtures.Options {
-	o := fixtures.Options{
-		ClientID: f.ClientID, ClientSecret: f.ClientSecret, TokenTTL: f.TokenTTL.D(),
-		APIKeys: f.APIKeys, AdminToken: f.AdminToken, SeedCustomers: f.SeedCustomers, Seed: f.Seed,
-		RateLimit: fixtures.RateLimit{PerSecond: f.RateLimit.PerSecond, PerHour: f.RateLimit.PerHour, Cooldown: f.RateLimit.Cooldown.D()},
-		Faults: fixtures.Faults{
-			Latency: fixtures.Latency{
-				Distribution: f.Latency.Distribution, Fixed: f.Latency.Fixed.D(), Min: f.Latency.Min.D(),
-				Max: f.Latency.Max.D(), Mean: f.Latency.Mean.D(), StdDev: f.Latency.StdDev.D(),
-				Median: f.Latency.Median.D(), Sigma: f.Latency.Sigma,
-			},
-			Error500Rate: f.Error500Rate, Error503Rate: f.Error503Rate, DropRate: f.DropRate,
-			CorruptRate: f.CorruptRate, SlowBody: f.SlowBody.D(), StallEvery: f.StallEvery.D(),
-			StallFor: f.StallFor.D(), FaultNode: f.FaultNode, FaultNodeShare: f.FaultNodeShare,
-		},
-	}
-	if f.NoUADelay != nil {
-		o.NoUADelay = f.NoUADelay.D()
-		if o.NoUADelay == 0 {
-			o.NoUADelay = -1
-		}
-	}
-	return o
-}
-
-// recorder is the run's attack.Handler: it classifies each result, adds
-// it to the figures and streams it to the raw results file.
-type recorder struct {
-	col    *report.Collector
-	enc    vegeta.Encoder
-	expect [][]bool // per request: acceptable status codes; nil means 2xx and 3xx
-	out    report.Outcome
-}
-
-func newRecorder(sc *scenario.Scenario, p *attack.Plan, enc vegeta.Encoder) *recorder {
-	names := make([]string, len(sc.Requests))
-	methods := make([]string, len(sc.Requests))
-	paths := make([]string, len(sc.Requests))
-	rec := &recorder{enc: enc, expect: make([][]bool, len(sc.Requests))}
-	for i, r := range sc.Requests {
-		names[i], methods[i], paths[i] = r.Name, r.Method, r.Path
-		if len(r.Expect.Status) > 0 {
-			ok := make([]bool, 600)
-			for _, c := range r.Expect.Status {
-				ok[c] = true
-			}
-			rec.expect[i] = ok
-		}
-	}
-	stages := make([]report.StageInfo, len(p.Stages))
-	for i, st := range p.Stages {
-		stages[i] = report.StageInfo{
-			Name: st.Name, Open: st.Open, Rate: st.Rate, RampTo: st.RampTo,
-			Concurrency: st.Concurrency, Planned: st.Duration, PlannedHits: st.Planned(),
-		}
-	}
-	rec.col = report.NewCollector(names, methods, paths, stages)
-	return rec
-}
-
-func (r *recorder) StageStart(i int, _ attack.Stage, at time.Time) { r.col.StageStarted(i, at) }
-
-func (r *recorder) StageEnd(i int, at time.Time, interrupted bool) {
-	r.col.StageEnded(i, at, interrupted)
-}
-
-func (r *recorder) Result(stage, req int, res *vegeta.Result) error {
-	o := &r.out
-	o.Code, o.Timestamp, o.Latency, o.BytesOut = int(res.Code), res.Timestamp, res.Latency, res.BytesOut
-	o.BytesIn = res.BytesIn
-	if o.BytesIn == 0 && res.Headers != nil {
-		if cl := res.Headers.Get("Content-Length"); cl != "" {
-			o.BytesIn, _ = strconv.ParseUint(cl, 10, 64) // a bad header counts as 0 bytes
-			res.BytesIn = o.BytesIn
-		}
-	}
-	switch {
-	case o.Code == 0:
-		o.OK, o.Err = false, report.ClassifyError(res.Error)
-	case r.expect[req] != nil:
-		o.OK = o.Code < len(r.expect[req]) && r.expect[req][o.Code]
-	default:
-		o.OK = o.Code >= 200 && o.Code < 400
-	}
-	r.col.Record(stage, req, o)
-	res.Headers = nil // response headers are not kept in the raw results
-	return r.enc(res)
-}

@@ -77,11 +77,11 @@ func Parse(r io.Reader, file string, env Env) (*Scenario, error) {
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "file is empty"}
 	}
-	d := &decoder{file: file, env: env, pos: map[string]int{}}
+	d := &decoder{file: file, env: env, pos: map[string]int{}, expanded: map[string]string{}}
 	sc := &Scenario{File: file}
 	d.expand(doc.Content[0])
 	d.decode(doc.Content[0], reflect.ValueOf(sc).Elem(), "")
-	sc.pos = d.pos
+	sc.pos, sc.expanded = d.pos, d.expanded
 	sc.applyDefaults()
 	// Validate even after decode errors, so every problem is reported at
 	// once; fields that failed to decode are not reported twice.
@@ -127,6 +127,8 @@ type decoder struct {
 	pos  map[string]int
 	errs []error
 	bad  []string // fields that failed to decode
+	// expanded holds the environment values used, by name.
+	expanded map[string]string
 }
 
 func (d *decoder) fail(line int, field, format string, args ...any) {
@@ -165,6 +167,7 @@ func (d *decoder) expand(n *yaml.Node) {
 			}
 			if d.env != nil {
 				if v, ok := d.env(name); ok && (v != "" || !hasDef) {
+					d.expanded[name] = v
 					return v
 				}
 			}

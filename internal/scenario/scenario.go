@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/loadgate/loadgate/internal/template"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -30,10 +32,63 @@ type Scenario struct {
 	// Fixture configures the built-in fixture API when the target is
 	// "embedded"; it is ignored for any other target.
 	Fixture Fixture `yaml:"fixture"`
+	// Data names the data feeders requests draw rows from.
+	Data map[string]*Data `yaml:"data"`
+	Auth Auth             `yaml:"auth"`
+	// Retry is the retry policy of every request without its own.
+	Retry *Retry `yaml:"retry"`
+	// Errors says where business error codes are read and how errors are
+	// grouped.
+	Errors Errors `yaml:"errors"`
+	// Redact lists header names, JSON fields and query parameters whose
+	// values never appear in any output.
+	Redact []string `yaml:"redact"`
+	Log    Log      `yaml:"log"`
 
 	// File is the path the scenario was read from, as given.
-	File string `yaml:"-"`
-	pos  map[string]int
+	File     string `yaml:"-"`
+	pos      map[string]int
+	expanded map[string]string
+}
+
+var secretName = regexp.MustCompile(`(?i)secret|token|key|pass|pwd|auth|credential|cookie|session`)
+
+// Secrets lists values that must never appear in any output: auth
+// secrets and tokens, values of sensitive headers, and environment values
+// whose variable names sound secret.
+func (s *Scenario) Secrets() []string {
+	var out []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+			if _, rest, ok := strings.Cut(v, " "); ok && len(rest) >= 8 {
+				out = append(out, strings.TrimSpace(rest)) // the token of "Bearer <token>"
+			}
+		}
+	}
+	add(s.Auth.ClientSecret)
+	add(s.Auth.Token)
+	if s.Fixture.ClientSecret != "" {
+		add(s.Fixture.ClientSecret)
+	}
+	add(s.Fixture.AdminToken)
+	sensitive := map[string]bool{"authorization": true, "proxy-authorization": true, "x-api-key": true, "cookie": true}
+	for _, r := range s.Redact {
+		sensitive[strings.ToLower(r)] = true
+	}
+	for _, r := range s.Requests {
+		for k, v := range r.Headers {
+			if sensitive[strings.ToLower(k)] && !strings.Contains(v, "{{") {
+				add(v)
+			}
+		}
+	}
+	for name, v := range s.expanded {
+		if secretName.MatchString(name) {
+			add(v)
+		}
+	}
+	return out
 }
 
 // Target says where requests go.
@@ -53,6 +108,9 @@ type HTTP struct {
 	MaxConnections int      `yaml:"max_connections"` // per host; 0 means no limit
 	UserAgent      string   `yaml:"user_agent"`      // default loadgate/<version>
 	InsecureTLS    bool     `yaml:"insecure_tls"`    // skip certificate checks
+	// MaxBody is how much of each response body is read for checks,
+	// captures and error codes; the rest is discarded. Default 1 MiB.
+	MaxBody *ByteSize `yaml:"max_body"`
 }
 
 // Request is one kind of request the scenario sends.
@@ -64,12 +122,18 @@ type Request struct {
 	Body    Body              `yaml:"body"`
 	Weight  *int              `yaml:"weight"`
 	Expect  Expect            `yaml:"expect"`
-}
+	// Data names the feeder whose rows the templates read as row.FIELD.
+	Data string `yaml:"data"`
+	// Capture puts values of the response (JSON paths) into named pools
+	// that later requests use with {{ take POOL }} or {{ pick POOL }}.
+	Capture map[string]string `yaml:"capture"`
+	// Retry overrides the scenario's retry policy for this request.
+	Retry *Retry `yaml:"retry"`
 
-// Expect is what a response must be to count as a success.
-type Expect struct {
-	// Status lists the acceptable status codes; empty means any 2xx or 3xx.
-	Status []int `yaml:"status"`
+	// Compiled templates, set by validation.
+	PathT    *template.Template            `yaml:"-"`
+	HeadersT map[string]*template.Template `yaml:"-"`
+	BodyT    *template.Template            `yaml:"-"`
 }
 
 // Fixture holds the settings of the built-in fixture API.
@@ -235,15 +299,71 @@ func (b *Body) UnmarshalYAML(n *yaml.Node) error {
 		b.Text = n.Value
 		return nil
 	}
-	var v any
-	if err := n.Decode(&v); err != nil {
-		return err
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
+	var sb strings.Builder
+	if err := writeJSON(&sb, n); err != nil {
 		return fmt.Errorf("body cannot be written as JSON: %w", err)
 	}
-	b.Text, b.JSON = string(raw), true
+	b.Text, b.JSON = sb.String(), true
+	return nil
+}
+
+// rawTemplate matches a string that is one template ending in the number
+// or raw filter: it is written into JSON without quotes, so that
+// amount: "{{ random_float 0 100 | number }}" sends a JSON number.
+var rawTemplate = regexp.MustCompile(`^\{\{[^{}]*\|\s*(number|raw)\s*\}\}$`)
+
+// writeJSON writes a YAML node as JSON, keeping the order of keys.
+func writeJSON(sb *strings.Builder, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return writeJSON(sb, n.Alias)
+	case yaml.MappingNode:
+		sb.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			k, _ := json.Marshal(n.Content[i].Value) // strings always encode
+			sb.Write(k)
+			sb.WriteByte(':')
+			if err := writeJSON(sb, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		sb.WriteByte('}')
+	case yaml.SequenceNode:
+		sb.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			if err := writeJSON(sb, c); err != nil {
+				return err
+			}
+		}
+		sb.WriteByte(']')
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			if rawTemplate.MatchString(n.Value) {
+				sb.WriteString(n.Value)
+				return nil
+			}
+			q, _ := json.Marshal(n.Value) // strings always encode
+			sb.Write(q)
+			return nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return err
+		}
+		q, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		sb.Write(q)
+	default:
+		return fmt.Errorf("unsupported YAML node")
+	}
 	return nil
 }
 

@@ -69,7 +69,7 @@ func TestParseValid(t *testing.T) {
 	if got := sc.Requests[0].Method; got != "GET" {
 		t.Errorf("method not upper-cased: %q", got)
 	}
-	if got := sc.Requests[1].Body; !got.JSON || got.Text != `{"mobile":"13800138000","name":"Zhang Xiaoming"}` {
+	if got := sc.Requests[1].Body; !got.JSON || got.Text != `{"name":"Zhang Xiaoming","mobile":"13800138000"}` {
 		t.Errorf("body = %+v", got)
 	}
 	st := sc.Stages[0]

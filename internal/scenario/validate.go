@@ -75,6 +75,12 @@ func (s *Scenario) validate() []error {
 	v.stages()
 	v.thresholds()
 	v.fixture()
+	v.data()
+	v.templates()
+	v.expectations()
+	v.auth()
+	v.retries()
+	v.errorsAndLog()
 	return v.errs
 }
 
@@ -144,7 +150,7 @@ func (v *validator) requests() {
 			v.fail(p+".path", "is required, such as /v1/customers")
 		case !strings.HasPrefix(r.Path, "/"):
 			v.fail(p+".path", "%q must start with /", r.Path)
-		case strings.ContainsAny(r.Path, "# \t\r\n"):
+		case strings.ContainsAny(stripTemplates(r.Path), "# \t\r\n"):
 			v.fail(p+".path", "%q may not hold spaces or '#'; percent-encode them", r.Path)
 		}
 		for k, val := range r.Headers {
@@ -207,14 +213,44 @@ func (v *validator) stages() {
 func (v *validator) thresholds() {
 	for i, t := range v.s.Thresholds {
 		p := fmt.Sprintf("thresholds[%d]", i)
-		if name := t.Expr.Request(); name != "" && v.s.RequestIndex(name) < 0 {
+		e := t.Expr
+		if name := e.Request(); name != "" && v.s.RequestIndex(name) < 0 {
 			names := make([]string, len(v.s.Requests))
 			for j, r := range v.s.Requests {
 				names[j] = r.Name
 			}
-			v.fail(p, "%q: no request is named %q (requests: %s)", t.Expr.Source, name, strings.Join(names, ", "))
+			v.fail(p, "%q: no request is named %q (requests: %s)", e.Source, name, strings.Join(names, ", "))
+		}
+		if e.Metric.Name == "error_code" {
+			if c, ok := e.Labels["code"]; !ok || strings.Trim(c, "0123456789") != "" {
+				v.fail(p, "%q: error_code needs a numeric code, such as error_code{code=400100} < 1%%", e.Source)
+			}
+		}
+		if c, ok := e.Labels["check"]; ok && !v.s.hasCheck(c) {
+			v.fail(p, "%q: no check is named %q (name checks with name: under expect.json, or use status, headers, body, error_code)", e.Source, c)
 		}
 	}
+}
+
+// hasCheck reports whether some request has a check labelled name.
+func (s *Scenario) hasCheck(name string) bool {
+	switch name {
+	case "status", "body", "error_code":
+		return true
+	}
+	for _, r := range s.Requests {
+		if strings.HasPrefix(name, "header ") {
+			if _, ok := r.Expect.Headers[strings.TrimPrefix(name, "header ")]; ok {
+				return true
+			}
+		}
+		for _, c := range r.Expect.JSON {
+			if c.Label() == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (v *validator) fixture() {
@@ -257,5 +293,17 @@ func (v *validator) fixture() {
 	}
 	if f.SeedCustomers < 0 {
 		v.fail("fixture.seed_customers", "must not be negative")
+	}
+}
+
+// stripTemplates removes {{ ... }} parts, whose output is escaped.
+func stripTemplates(s string) string {
+	for {
+		i := strings.Index(s, "{{")
+		j := strings.Index(s, "}}")
+		if i < 0 || j < i {
+			return s
+		}
+		s = s[:i] + s[j+2:]
 	}
 }

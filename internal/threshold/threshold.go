@@ -45,9 +45,13 @@ func buildMetrics() map[string]Metric {
 	}
 	req := []string{"request"}
 	register(Duration, req, "latency percentile, mean, spread or extreme", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p999", "max")
-	register(Ratio, req, "fraction of requests", "error_rate", "success_rate", "rate_4xx", "rate_5xx", "network_error_rate", "timeout_rate")
+	register(Ratio, req, "fraction of requests", "error_rate", "success_rate", "rate_4xx", "rate_5xx",
+		"network_error_rate", "timeout_rate", "protocol_error_rate", "business_error_rate", "system_error_rate")
+	register(Ratio, []string{"request", "code"}, "fraction of requests whose body carried the error code", "error_code")
+	register(Ratio, []string{"request", "check"}, "fraction of checked responses failing the check (any check without a selector)", "check_failure_rate")
 	register(PerSecond, req, "per second", "throughput", "rate")
 	register(Count, req, "number of requests", "requests")
+	register(Count, req, "HTTP requests sent per logical request, retries included", "retry_amplification")
 	return out
 }
 

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"crypto/rand"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loadgate/loadgate/fixtures"
+	"github.com/loadgate/loadgate/internal/attack"
+	"github.com/loadgate/loadgate/internal/buildinfo"
+	"github.com/loadgate/loadgate/internal/check"
+	"github.com/loadgate/loadgate/internal/redact"
+	"github.com/loadgate/loadgate/internal/scenario"
+	"github.com/loadgate/loadgate/internal/template"
+)
+
+// prepared is a scenario made ready to run against a base URL.
+type prepared struct {
+	sc       *scenario.Scenario
+	plan     *attack.Plan
+	checkers []*check.Checker
+	redactor *redact.Redactor
+}
+
+// prepare builds the plan, checkers and redactor of a scenario.
+func prepare(sc *scenario.Scenario, base string) *prepared {
+	base = strings.TrimRight(base, "/")
+	red := redact.New(sc.Redact)
+	for _, v := range sc.Secrets() {
+		red.AddSecret(v)
+	}
+	p := &attack.Plan{
+		Client: attack.NewHTTPClient(attack.Client{
+			Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
+			MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
+		}),
+		RequestID: true,
+		Secret:    red.AddSecret,
+	}
+	_, _ = rand.Read(p.RunID[:]) // crypto/rand.Read never fails on supported platforms
+	if pools := sc.Pools(); len(pools) > 0 {
+		p.Pools = template.NewPools(pools, 0)
+	}
+	ua := sc.HTTP.UserAgent
+	if ua == "" {
+		ua = buildinfo.UserAgent()
+	}
+	out := &prepared{sc: sc, plan: p, redactor: red}
+	needBodies := sc.CodePath() != "" || sc.Errors.GroupBy.JSON != ""
+	for i := range sc.Requests {
+		r := &sc.Requests[i]
+		ck := check.New(sc, r)
+		out.checkers = append(out.checkers, ck)
+		needBodies = needBodies || len(ck.Names()) > 0 || len(r.Capture) > 0
+		w := 1
+		if r.Weight != nil {
+			w = *r.Weight
+		}
+		ar := attack.Request{Name: r.Name, Method: r.Method, Weight: w, Header: http.Header{}, KeepSent: ck.NeedsSent}
+		if r.PathT.Static() {
+			ar.URL = base + string(r.PathT.Render(&template.Context{}, nil))
+		} else {
+			ar.Base, ar.PathT = base, r.PathT
+		}
+		for k, t := range r.HeadersT {
+			if t.Static() {
+				ar.Header.Set(k, string(t.Render(&template.Context{}, nil)))
+				continue
+			}
+			if ar.HeaderT == nil {
+				ar.HeaderT = map[string]*template.Template{}
+			}
+			ar.HeaderT[http.CanonicalHeaderKey(k)] = t
+		}
+		if _, set := ar.Header["User-Agent"]; !set && ar.HeaderT["User-Agent"] == nil {
+			ar.Header.Set("User-Agent", ua)
+		}
+		if r.Body.JSON && ar.Header.Get("Content-Type") == "" && ar.HeaderT["Content-Type"] == nil {
+			ar.Header.Set("Content-Type", "application/json")
+		}
+		if r.BodyT.Static() {
+			if r.Body.Text != "" {
+				ar.Body = []byte(r.Body.Text)
+			}
+		} else {
+			ar.BodyT = r.BodyT
+		}
+		if r.Data != "" {
+			ar.Feeder = sc.Data[r.Data].Feeder
+		}
+		ar.Retry = retryPolicy(sc.RetryFor(i))
+		p.Requests = append(p.Requests, ar)
+	}
+	p.MaxBody = 0
+	if needBodies {
+		p.MaxBody = sc.MaxBodyBytes()
+	}
+	switch a := sc.Auth; a.Type {
+	case scenario.AuthOAuth2:
+		tokenURL := a.TokenURL
+		if strings.HasPrefix(tokenURL, "/") {
+			tokenURL = base + tokenURL
+		}
+		p.Auth = attack.Auth{Kind: "oauth2", TokenURL: tokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes}
+		p.TokenClient = attack.NewHTTPClient(attack.Client{Timeout: sc.HTTP.Timeout.D(), KeepAlive: true, InsecureTLS: sc.HTTP.InsecureTLS}).Client
+	case scenario.AuthBearer, scenario.AuthAPIKey:
+		p.Auth = attack.Auth{Kind: a.Type, Token: a.Token, Header: a.Header}
+	}
+	for _, st := range sc.Stages {
+		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Concurrency: st.Concurrency}
+		if st.Open() {
+			as.Open, as.Rate, as.RampTo = true, st.Rate.PerSecond, st.Rate.PerSecond
+			if st.RampTo != nil {
+				as.RampTo = st.RampTo.PerSecond
+			}
+		}
+		p.Stages = append(p.Stages, as)
+	}
+	return out
+}
+
+func retryPolicy(r *scenario.Retry) *attack.RetryPolicy {
+	if r == nil || r.On429 == nil && r.On5xx == nil && r.OnNetwork == nil {
+		return nil
+	}
+	rule := func(x *scenario.RetryRule) *attack.RetryRule {
+		if x == nil || x.Max == 0 {
+			return nil
+		}
+		out := &attack.RetryRule{
+			Max: x.Max, Delay: x.Delay.D(), Exponential: x.Backoff != "fixed", Cap: x.Cap.D(),
+			RetryAfter: x.RetryAfter == nil || *x.RetryAfter,
+		}
+		if out.Delay == 0 {
+			out.Delay = time.Second
+		}
+		if out.Cap == 0 {
+			out.Cap = 30 * time.Second
+		}
+		return out
+	}
+	return &attack.RetryPolicy{On429: rule(r.On429), On5xx: rule(r.On5xx), OnNetwork: rule(r.OnNetwork)}
+}
+
+func fixtureOptions(f scenario.Fixture) fixtures.Options {
+	o := fixtures.Options{
+		ClientID: f.ClientID, ClientSecret: f.ClientSecret, TokenTTL: f.TokenTTL.D(),
+		APIKeys: f.APIKeys, AdminToken: f.AdminToken, SeedCustomers: f.SeedCustomers, Seed: f.Seed,
+		RateLimit: fixtures.RateLimit{PerSecond: f.RateLimit.PerSecond, PerHour: f.RateLimit.PerHour, Cooldown: f.RateLimit.Cooldown.D()},
+		Faults: fixtures.Faults{
+			Latency: fixtures.Latency{
+				Distribution: f.Latency.Distribution, Fixed: f.Latency.Fixed.D(), Min: f.Latency.Min.D(),
+				Max: f.Latency.Max.D(), Mean: f.Latency.Mean.D(), StdDev: f.Latency.StdDev.D(),
+				Median: f.Latency.Median.D(), Sigma: f.Latency.Sigma,
+			},
+			Error500Rate: f.Error500Rate, Error503Rate: f.Error503Rate, DropRate: f.DropRate,
+			CorruptRate: f.CorruptRate, SlowBody: f.SlowBody.D(), StallEvery: f.StallEvery.D(),
+			StallFor: f.StallFor.D(), FaultNode: f.FaultNode, FaultNodeShare: f.FaultNodeShare,
+		},
+	}
+	if f.NoUADelay != nil {
+		o.NoUADelay = f.NoUADelay.D()
+		if o.NoUADelay == 0 {
+			o.NoUADelay = -1
+		}
+	}
+	return o
+}

@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/loadgate/loadgate/internal/attack"
+	"github.com/loadgate/loadgate/internal/check"
+	"github.com/loadgate/loadgate/internal/reqlog"
+	"github.com/loadgate/loadgate/report"
+)
+
+// maxExampleBody bounds a failing body kept as an example in the report.
+const maxExampleBody = 2048
+
+// recorder is the run's attack.Handler: it checks and classifies each
+// result, adds it to the figures, feeds capture pools, keeps examples,
+// writes the request log and streams the raw result.
+type recorder struct {
+	pr       *prepared
+	col      *report.Collector
+	enc      vegeta.Encoder
+	log      *reqlog.Log
+	sample   uint64
+	examples map[string][]report.Example
+	maxEx    int
+	stages   []string
+
+	// Reused for every result: the hot path allocates little.
+	out     check.Outcome
+	tries   []report.Try
+	logical report.Logical
+	entry   reqlog.Entry
+	n       uint64
+	// The last URL of each request and its redacted form: most requests
+	// have a fixed URL, so redaction is done once.
+	lastURL, lastRed []string
+}
+
+func newRecorder(pr *prepared, enc vegeta.Encoder, log *reqlog.Log) *recorder {
+	sc := pr.sc
+	n := len(sc.Requests)
+	names, methods, paths := make([]string, n), make([]string, n), make([]string, n)
+	checks := make([][]string, n)
+	for i, r := range sc.Requests {
+		names[i], methods[i], paths[i] = r.Name, r.Method, r.Path
+		checks[i] = pr.checkers[i].Names()
+	}
+	stages := make([]report.StageInfo, len(pr.plan.Stages))
+	stageNames := make([]string, len(pr.plan.Stages))
+	for i, st := range pr.plan.Stages {
+		stages[i] = report.StageInfo{
+			Name: st.Name, Open: st.Open, Rate: st.Rate, RampTo: st.RampTo,
+			Concurrency: st.Concurrency, Planned: st.Duration, PlannedHits: st.Planned(),
+		}
+		stageNames[i] = st.Name
+	}
+	return &recorder{
+		pr: pr, col: report.NewCollector(names, methods, paths, checks, stages), enc: enc, log: log,
+		sample: uint64(sc.LogSample()), examples: map[string][]report.Example{}, maxEx: sc.Examples(),
+		stages: stageNames, lastURL: make([]string, n), lastRed: make([]string, n),
+	}
+}
+
+func (r *recorder) StageStart(i int, _ attack.Stage, at time.Time) { r.col.StageStarted(i, at) }
+
+func (r *recorder) StageEnd(i int, at time.Time, interrupted bool) {
+	r.col.StageEnded(i, at, interrupted)
+}
+
+func (r *recorder) redactedURL(req int, u string) string {
+	if r.lastURL[req] != u {
+		r.lastURL[req], r.lastRed[req] = u, r.pr.redactor.URL(u)
+	}
+	return r.lastRed[req]
+}
+
+func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) error {
+	r.n++
+	bytesIn := res.BytesIn
+	if res.Headers != nil {
+		if cl, err := strconv.ParseUint(res.Headers.Get("Content-Length"), 10, 64); err == nil && cl > bytesIn {
+			bytesIn = cl
+		}
+	}
+	// The tries: one, or those the retries made.
+	r.tries = r.tries[:0]
+	l := &r.logical
+	*l = report.Logical{Failed: l.Failed[:0], RetryCauses: l.RetryCauses[:0], Tries: 1, E2E: res.Latency}
+	last := report.Try{Code: int(res.Code), Timestamp: res.Timestamp, Latency: res.Latency, BytesIn: bytesIn, BytesOut: res.BytesOut}
+	if res.Code == 0 {
+		last.Err = report.ClassifyError(res.Error)
+	}
+	if n := len(x.Attempts); n > 0 {
+		for _, a := range x.Attempts[:n-1] {
+			t := report.Try{Code: a.Code, Timestamp: a.Start, Latency: a.Latency}
+			cause := strconv.Itoa(a.Code)
+			if a.Code == 0 {
+				t.Err, cause = report.ClassifyError(a.Err), "network"
+			}
+			r.tries = append(r.tries, t)
+			l.RetryCauses = append(l.RetryCauses, cause)
+		}
+		final := x.Attempts[n-1].Start
+		last.Timestamp = final
+		last.Latency = res.Timestamp.Add(res.Latency).Sub(final)
+		l.Tries = n
+	}
+	r.tries = append(r.tries, last)
+
+	ck := r.pr.checkers[req]
+	ck.Check(int(res.Code), res.Headers, res.Body, x.Sent, &r.out)
+	switch {
+	case res.Code == 0:
+		l.Class = report.ClassOf(last.Err)
+		l.Timeout = last.Err == report.ErrTimeout
+	case !r.out.StatusOK:
+		l.Class = report.ClassProtocol
+	case len(r.out.Failed) > 0:
+		l.Class = report.ClassBusiness
+	}
+	l.Code, l.ErrorCode, l.Group, l.Checked = int(res.Code), r.out.ErrorCode, r.out.Group, r.out.Checked
+	l.Failed = append(l.Failed, r.out.Failed...)
+	r.col.Record(stage, req, r.tries, l)
+
+	if l.Class == report.ClassOK && r.pr.plan.Pools != nil {
+		for pool, path := range r.pr.sc.Requests[req].Capture {
+			if v := gjson.GetBytes(res.Body, path); v.Exists() {
+				r.pr.plan.Pools.Put(pool, v.String())
+			}
+		}
+	}
+	failed := l.Class != report.ClassOK
+	if failed && len(r.examples[res.Attack]) < r.maxEx {
+		r.keepExample(req, res, x, l)
+	}
+	if r.log != nil && (failed || r.sample > 0 && r.n%r.sample == 0) && !r.log.Full() {
+		r.logEntry(stage, req, res, x, l, last.Err)
+	} else if r.log != nil && failed {
+		r.log.Drop()
+	}
+
+	res.URL = r.redactedURL(req, res.URL)
+	if res.Error != "" {
+		res.Error = r.pr.redactor.String(res.Error)
+	}
+	res.Headers, res.Body = nil, nil // not kept in the raw results
+	return r.enc(res)
+}
+
+func (r *recorder) keepExample(req int, res *vegeta.Result, x *attack.Extra, l *report.Logical) {
+	red := r.pr.redactor
+	body, truncated := res.Body, false
+	if len(body) > maxExampleBody {
+		body, truncated = body[:maxExampleBody], true
+		for len(body) > 0 && !utf8.Valid(body) { // do not cut a character in two
+			body = body[:len(body)-1]
+		}
+	}
+	r.examples[res.Attack] = append(r.examples[res.Attack], report.Example{
+		RequestID: attack.RequestID(r.pr.plan.RunID, x.Hit), Class: l.Class.String(), Status: int(res.Code),
+		Error: red.String(res.Error), Why: red.String(r.out.Why), URL: r.redactedURL(req, res.URL),
+		Body: string(red.Bytes(append([]byte(nil), body...))), Truncated: truncated,
+	})
+}
+
+func (r *recorder) logEntry(stage, req int, res *vegeta.Result, x *attack.Extra, l *report.Logical, kind report.ErrorKind) {
+	e := &r.entry
+	*e = reqlog.Entry{
+		Time: res.Timestamp, RequestID: attack.RequestID(r.pr.plan.RunID, x.Hit), Request: res.Attack,
+		Stage: r.stages[stage], Method: res.Method, URL: r.redactedURL(req, res.URL), Status: int(res.Code),
+		ErrorType: l.Class.String(), ErrorCode: l.ErrorCode, RetryCount: l.Tries - 1,
+		LatencyMS: float64(res.Latency.Microseconds()) / 1e3, FailedChecks: e.FailedChecks[:0],
+	}
+	if res.Code == 0 {
+		e.ErrorKind = kind.String()
+		e.Error = r.pr.redactor.String(res.Error)
+	} else if l.Class != report.ClassOK {
+		e.Error = r.pr.redactor.String(r.out.Why)
+	}
+	names := r.pr.checkers[req].Names()
+	for _, f := range l.Failed {
+		e.FailedChecks = append(e.FailedChecks, names[f])
+	}
+	r.log.Write(e)
+}
