@@ -132,7 +132,7 @@ const (
 	otherGroup    = "(other)"
 )
 
-// GroupStats are the figures of one group-by value.
+// GroupStats are the figures of one group-by value, counted per try.
 type GroupStats struct {
 	Requests uint64
 	Errors   uint64
@@ -197,6 +197,11 @@ type Try struct {
 	Latency   time.Duration
 	BytesIn   uint64
 	BytesOut  uint64
+	// Group is the try's group-by value ("" for none) and Class its
+	// outcome, for the group breakdown: a retried 500 from one backend
+	// node counts there even when the retry succeeded.
+	Group string
+	Class Class
 }
 
 // Logical is the outcome of a logical request.
@@ -206,7 +211,6 @@ type Logical struct {
 	Tries     int
 	E2E       time.Duration // end to end, when Tries > 1
 	ErrorCode string
-	Group     string
 	Code      int // status of the last try, 0 for none
 	// RetryCauses are the statuses that caused each retry.
 	RetryCauses []string
@@ -231,6 +235,9 @@ func (s *Stats) AddTry(o *Try) {
 	}
 	s.BytesIn += o.BytesIn
 	s.BytesOut += o.BytesOut
+	if o.Group != "" {
+		s.group(o.Group).add(o)
+	}
 
 	lat := o.Latency
 	record(s.Hist, lat)
@@ -291,9 +298,6 @@ func (s *Stats) AddLogical(l *Logical) {
 			s.ErrorCodes[l.ErrorCode]++
 		}
 	}
-	if l.Group != "" {
-		s.group(l.Group).add(l)
-	}
 	if l.Checked {
 		for i := range s.Checks {
 			s.Checks[i].Checked++
@@ -324,16 +328,16 @@ func (s *Stats) group(name string) *GroupStats {
 	return g
 }
 
-func (g *GroupStats) add(l *Logical) {
+func (g *GroupStats) add(o *Try) {
 	g.Requests++
-	g.Classes[l.Class]++
-	if l.Class != ClassOK {
+	g.Classes[o.Class]++
+	if o.Class != ClassOK {
 		g.Errors++
 	}
 	if g.Status == nil {
 		g.Status = map[int]uint64{}
 	}
-	g.Status[l.Code]++
+	g.Status[o.Code]++
 }
 
 // Merge adds the figures of o into s. Moments are combined exactly (Chan et

@@ -98,9 +98,10 @@ func TestMergeEqualsWhole(t *testing.T) {
 	whole, a, b := NewStats(), NewStats(), NewStats()
 	at := time.Unix(1_700_000_000, 0)
 	for i, x := range xs {
-		o := &Try{Code: []int{200, 404, 500, 0}[i%4], Err: ErrReset, Timestamp: at.Add(time.Duration(i)), Latency: x, BytesIn: 10}
-		l := &Logical{Class: []Class{ClassOK, ClassProtocol, ClassProtocol, ClassNetwork}[i%4], Tries: 1, Code: o.Code,
-			ErrorCode: []string{"", "400100", "500301", ""}[i%4], Group: []string{"db-01", "db-03"}[i%2]}
+		class := []Class{ClassOK, ClassProtocol, ClassProtocol, ClassNetwork}[i%4]
+		o := &Try{Code: []int{200, 404, 500, 0}[i%4], Err: ErrReset, Timestamp: at.Add(time.Duration(i)), Latency: x, BytesIn: 10,
+			Group: []string{"db-01", "db-03"}[i%2], Class: class}
+		l := &Logical{Class: class, Tries: 1, Code: o.Code, ErrorCode: []string{"", "400100", "500301", ""}[i%4]}
 		whole.AddTry(o)
 		whole.AddLogical(l)
 		if i%3 == 0 {

@@ -133,6 +133,9 @@ type Plan struct {
 	RunID [8]byte
 	// RequestID sends X-Request-ID on every request.
 	RequestID bool
+	// GroupBy is a response header recorded on every try, for the error
+	// breakdown of retried tries.
+	GroupBy string
 	// Secret registers a value that must never be written out (new OAuth2
 	// tokens); nil when nothing needs it.
 	Secret func(string)
@@ -183,7 +186,7 @@ func New(p *Plan) (*Runner, error) {
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
 		next: p.Client.Transport, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.Timeout, abort: p.Client.conns.ctx,
+		timeout: p.Client.Timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy,
 	}
 	for _, q := range p.Requests {
 		rt.policies = append(rt.policies, q.Retry)

@@ -199,7 +199,7 @@ func newStaticAuth(a Auth) *staticAuth {
 		if h == "" {
 			h = "X-API-Key"
 		}
-		return &staticAuth{header: h, value: a.Token}
+		return &staticAuth{header: http.CanonicalHeaderKey(h), value: a.Token}
 	}
 	v := a.Token
 	if !strings.HasPrefix(strings.ToLower(v), "bearer ") {

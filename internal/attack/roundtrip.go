@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,8 +68,9 @@ func retryAfter(v string) (time.Duration, bool) {
 type Attempt struct {
 	Start   time.Time
 	Code    int
-	Err     string
+	Err     string        // as http.Client reports it: `Get "url": ...`
 	Latency time.Duration // 0 for the last try: the result has it
+	Group   string        // the group-by header of the response
 }
 
 // hitRecord is what a hit leaves behind for its result: the body sent,
@@ -165,6 +167,7 @@ type roundTripper struct {
 	hits      *hitStore      // records tries when retries are on
 	timeout   time.Duration  // per try, when retrying
 	abort     context.Context
+	groupBy   string // response header recorded on each try
 }
 
 func (t *roundTripper) retrying() bool {
@@ -184,19 +187,25 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.requestID && tagged {
 		req.Header["X-Request-Id"] = []string{RequestID(t.run, hid)}
 	}
+	// A request that sets its own credentials (a wrong key, on purpose)
+	// keeps them.
 	var tok *token
 	switch {
 	case t.tokens != nil:
-		tok = t.tokens.cur.Load()
-		req.Header["Authorization"] = []string{tok.header}
+		if _, own := req.Header["Authorization"]; !own {
+			tok = t.tokens.cur.Load()
+			req.Header["Authorization"] = []string{tok.header}
+		}
 	case t.static != nil:
-		req.Header.Set(t.static.header, t.static.value)
+		if _, own := req.Header[t.static.header]; !own {
+			req.Header[t.static.header] = []string{t.static.value}
+		}
 	}
 	var pol *RetryPolicy
 	if tagged && idx < len(t.policies) {
 		pol = t.policies[idx]
 	}
-	if pol == nil && t.tokens == nil {
+	if pol == nil && tok == nil {
 		return t.next.RoundTrip(req)
 	}
 	return t.tries(req, hid, tagged, pol, tok)
@@ -240,12 +249,12 @@ func (t *roundTripper) tries(req *http.Request, hid uint64, tagged bool, pol *Re
 		switch {
 		case err != nil:
 			rule, n = pol.OnNetwork, &nNet
-		case resp.StatusCode == http.StatusUnauthorized && t.tokens != nil && !refreshed:
+		case resp.StatusCode == http.StatusUnauthorized && tok != nil && !refreshed:
 			refreshed = true
 			nt, ferr := t.tokens.forceRefresh(t.abort, tok.gen)
 			if ferr == nil {
 				tok = nt
-				t.record(rec, start, resp.StatusCode, "", time.Since(start))
+				t.record(rec, Attempt{Start: start, Code: resp.StatusCode, Latency: time.Since(start), Group: t.group(resp)})
 				discard(resp)
 				cancel()
 				continue
@@ -257,7 +266,7 @@ func (t *roundTripper) tries(req *http.Request, hid uint64, tagged bool, pol *Re
 		}
 		if rule == nil || *n >= rule.Max {
 			if rec != nil {
-				rec.attempts = append(rec.attempts, Attempt{Start: start, Code: code(resp), Err: errText(err)})
+				rec.attempts = append(rec.attempts, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Group: t.group(resp)})
 			}
 			if err != nil {
 				cancel()
@@ -268,10 +277,11 @@ func (t *roundTripper) tries(req *http.Request, hid uint64, tagged bool, pol *Re
 		}
 		wait := rule.wait(*n, resp)
 		*n++
+		grp := t.group(resp)
 		if resp != nil {
 			discard(resp)
 		}
-		t.record(rec, start, code(resp), errText(err), time.Since(start))
+		t.record(rec, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Latency: time.Since(start), Group: grp})
 		cancel()
 		if !sleepCtx(t.abort, wait) {
 			return nil, errAborted
@@ -279,10 +289,17 @@ func (t *roundTripper) tries(req *http.Request, hid uint64, tagged bool, pol *Re
 	}
 }
 
-func (t *roundTripper) record(rec *hitRecord, start time.Time, code int, err string, lat time.Duration) {
+func (t *roundTripper) record(rec *hitRecord, a Attempt) {
 	if rec != nil {
-		rec.attempts = append(rec.attempts, Attempt{Start: start, Code: code, Err: err, Latency: lat})
+		rec.attempts = append(rec.attempts, a)
 	}
+}
+
+func (t *roundTripper) group(r *http.Response) string {
+	if r == nil || t.groupBy == "" {
+		return ""
+	}
+	return r.Header.Get(t.groupBy)
 }
 
 func code(r *http.Response) int {
@@ -292,11 +309,15 @@ func code(r *http.Response) int {
 	return r.StatusCode
 }
 
-func errText(err error) string {
+// errText writes a try's error as http.Client would: `Get "url": err`.
+func errText(r *http.Request, err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	u := *r.URL
+	u.Fragment = ""
+	op := r.Method[:1] + strings.ToLower(r.Method[1:])
+	return (&url.Error{Op: op, URL: u.String(), Err: err}).Error()
 }
 
 // discard reads a little of a response that is being retried, so its

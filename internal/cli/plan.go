@@ -37,6 +37,7 @@ func prepare(sc *scenario.Scenario, base string) *prepared {
 		}),
 		RequestID: true,
 		Secret:    red.AddSecret,
+		GroupBy:   sc.Errors.GroupBy.Header,
 	}
 	_, _ = rand.Read(p.RunID[:]) // crypto/rand.Read never fails on supported platforms
 	if pools := sc.Pools(); len(pools) > 0 {

@@ -47,7 +47,7 @@ func newRecorder(pr *prepared, enc vegeta.Encoder, log *reqlog.Log) *recorder {
 	names, methods, paths := make([]string, n), make([]string, n), make([]string, n)
 	checks := make([][]string, n)
 	for i, r := range sc.Requests {
-		names[i], methods[i], paths[i] = r.Name, r.Method, r.Path
+		names[i], methods[i], paths[i] = r.Name, r.Method, pr.redactor.URL(r.Path)
 		checks[i] = pr.checkers[i].Names()
 	}
 	stages := make([]report.StageInfo, len(pr.plan.Stages))
@@ -97,10 +97,11 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	}
 	if n := len(x.Attempts); n > 0 {
 		for _, a := range x.Attempts[:n-1] {
-			t := report.Try{Code: a.Code, Timestamp: a.Start, Latency: a.Latency}
+			t := report.Try{Code: a.Code, Timestamp: a.Start, Latency: a.Latency, Group: a.Group, Class: report.ClassProtocol}
 			cause := strconv.Itoa(a.Code)
 			if a.Code == 0 {
 				t.Err, cause = report.ClassifyError(a.Err), "network"
+				t.Class = report.ClassOf(t.Err)
 			}
 			r.tries = append(r.tries, t)
 			l.RetryCauses = append(l.RetryCauses, cause)
@@ -110,8 +111,6 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		last.Latency = res.Timestamp.Add(res.Latency).Sub(final)
 		l.Tries = n
 	}
-	r.tries = append(r.tries, last)
-
 	ck := r.pr.checkers[req]
 	ck.Check(int(res.Code), res.Headers, res.Body, x.Sent, &r.out)
 	switch {
@@ -123,8 +122,10 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	case len(r.out.Failed) > 0:
 		l.Class = report.ClassBusiness
 	}
-	l.Code, l.ErrorCode, l.Group, l.Checked = int(res.Code), r.out.ErrorCode, r.out.Group, r.out.Checked
+	l.Code, l.ErrorCode, l.Checked = int(res.Code), r.out.ErrorCode, r.out.Checked
 	l.Failed = append(l.Failed, r.out.Failed...)
+	last.Group, last.Class = r.out.Group, l.Class
+	r.tries = append(r.tries, last)
 	r.col.Record(stage, req, r.tries, l)
 
 	if l.Class == report.ClassOK && r.pr.plan.Pools != nil {
@@ -138,10 +139,12 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	if failed && len(r.examples[res.Attack]) < r.maxEx {
 		r.keepExample(req, res, x, l)
 	}
-	if r.log != nil && (failed || r.sample > 0 && r.n%r.sample == 0) && !r.log.Full() {
-		r.logEntry(stage, req, res, x, l, last.Err)
-	} else if r.log != nil && failed {
-		r.log.Drop()
+	if r.log != nil && (failed || r.sample > 0 && r.n%r.sample == 0) {
+		if r.log.Full() {
+			r.log.Drop()
+		} else {
+			r.logEntry(stage, req, res, x, l, last.Err)
+		}
 	}
 
 	res.URL = r.redactedURL(req, res.URL)

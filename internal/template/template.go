@@ -9,7 +9,7 @@
 //	uuid                     a random UUID (v4)
 //	now_ms, now_s            the Unix time in milliseconds or seconds
 //	random_int MIN MAX       a whole number in [MIN, MAX]
-//	random_float MIN MAX [D] a number in [MIN, MAX) with D decimals (default 2)
+//	random_float MIN MAX [D] a number from MIN to MAX with D decimals (default 2)
 //	random_choice A B ...    one of the words (quote words with spaces)
 //	unique                   a value unique to this run and request
 //	row.FIELD                the field of the data feeder's current row
@@ -79,8 +79,8 @@ type Context struct {
 	Seq    uint64   // the request's count, from 0
 	Row    []string // the feeder row, by column index
 	Now    time.Time
-	Unique string // run-unique prefix for unique
-	Count  uint64 // run-wide count for unique
+	Unique string            // run-unique prefix for unique
+	Count  uint64            // run-wide count for unique
 	Taken  map[string]string // values drawn from pools by take and pick
 }
 
