@@ -48,11 +48,55 @@ func (r *Report) WriteText(w io.Writer) error {
 	row("all", r.Totals, r.Latency)
 	tw.Flush()
 
-	b.WriteString("\nstatus    " + codes(r.Totals.StatusCodes))
-	if len(r.Totals.Errors) > 0 {
-		b.WriteString("\nerrors    " + codes(r.Totals.Errors))
+	t := r.Totals
+	b.WriteString("\nstatus    " + codes(t.StatusCodes))
+	if len(t.Errors) > 0 {
+		b.WriteString("\nnetwork   " + codes(t.Errors))
 	}
-	fmt.Fprintf(b, "\nbytes     in %d, out %d\n", r.Totals.BytesIn, r.Totals.BytesOut)
+	if t.Failures > 0 {
+		fmt.Fprintf(b, "\nclasses   network %s, protocol %s, business %s, system %s (of %d requests)",
+			fmtPct(t.NetworkRate), fmtPct(t.ProtocolRate), fmtPct(t.BusinessRate), fmtPct(t.SystemRate), t.LogicalRequests)
+	}
+	if len(t.ErrorCodes) > 0 {
+		b.WriteString("\ncodes     " + codes(t.ErrorCodes))
+	}
+	if t.Retries > 0 {
+		fmt.Fprintf(b, "\nretries   %d (%.3f HTTP requests per request; %d requests retried, %d succeeded after a retry; by cause %s)",
+			t.Retries, t.RetryAmplification, t.RetriedRequests, t.SucceededAfter, codes(t.RetryCauses))
+	}
+	for _, n := range r.RequestNames() {
+		for _, c := range r.Requests[n].Checks {
+			if c.Failed > 0 {
+				fmt.Fprintf(b, "\ncheck     %s: %q failed %d of %d (%s)", n, c.Name, c.Failed, c.Checked, fmtPct(c.FailureRate))
+			}
+		}
+	}
+	if len(t.Groups) > 0 {
+		names := make([]string, 0, len(t.Groups))
+		for g := range t.Groups {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, g := range names {
+			parts[i] = fmt.Sprintf("%s %d/%d", g, t.Groups[g].Errors, t.Groups[g].Requests)
+		}
+		b.WriteString("\ngroups    errors by group: " + strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(b, "\nbytes     in %d, out %d\n", t.BytesIn, t.BytesOut)
+	if a := r.Auth; a != nil {
+		fmt.Fprintf(b, "auth      %s: %d token requests (%d failed, %d forced by a 401), mean %s, apart from the figures above\n",
+			a.Type, a.TokenRequests, a.TokenFailures, a.ForcedRefreshes, fmtMS(a.MeanMS))
+	}
+	if l := r.RequestLog; l != nil && l.Dropped > 0 {
+		fmt.Fprintf(b, "log       %s reached its cap: %d lines written, %d left out\n", l.File, l.Lines, l.Dropped)
+	}
+	if r.Stopped != "" {
+		fmt.Fprintf(b, "stopped   %s\n", r.Stopped)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(b, "note      %s\n", n)
+	}
 
 	if len(r.Thresholds) > 0 {
 		b.WriteString("\n")

@@ -58,7 +58,7 @@ type Outcome struct {
 
 // New compiles the checks of request r of scenario s.
 func New(s *scenario.Scenario, r *scenario.Request) *Checker {
-	c := &Checker{codePath: s.CodePath(), groupHdr: s.Errors.GroupBy.Header, groupJSON: s.Errors.GroupBy.JSON}
+	c := &Checker{codePath: s.CodePath(), groupHdr: s.GroupErrorsBy.Header, groupJSON: s.GroupErrorsBy.JSON}
 	if len(r.Expect.Status) > 0 {
 		c.status = make([]bool, 600)
 		for _, code := range r.Expect.Status {

@@ -104,7 +104,8 @@ func TestErrorCodeAndGroup(t *testing.T) {
 	t.Parallel()
 	src := `name: c
 target: {base_url: "http://127.0.0.1:1"}
-errors: {code_path: err.code, group_by: {header: X-Backend-Node}}
+errors: {code_path: err.code}
+group_errors_by: {header: X-Backend-Node}
 requests: [{name: r, path: /x}]
 stages: [{duration: 1s, rate: 1}]
 `

@@ -46,6 +46,9 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 	} else if !reflect.DeepEqual(sc.Fixture, scenario.Fixture{}) {
 		notes = append(notes, "the fixture: settings were ignored: the target is not the embedded fixture API")
 	}
+	if sc.HTTP.InsecureTLS {
+		notes = append(notes, "TLS certificate checks were off (http.insecure_tls)")
+	}
 	pr := prepare(sc, base)
 	runner, err := attack.New(pr.plan)
 	if err != nil {

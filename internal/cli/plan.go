@@ -37,7 +37,7 @@ func prepare(sc *scenario.Scenario, base string) *prepared {
 		}),
 		RequestID: true,
 		Secret:    red.AddSecret,
-		GroupBy:   sc.Errors.GroupBy.Header,
+		GroupBy:   sc.GroupErrorsBy.Header,
 	}
 	_, _ = rand.Read(p.RunID[:]) // crypto/rand.Read never fails on supported platforms
 	if pools := sc.Pools(); len(pools) > 0 {
@@ -48,7 +48,7 @@ func prepare(sc *scenario.Scenario, base string) *prepared {
 		ua = buildinfo.UserAgent()
 	}
 	out := &prepared{sc: sc, plan: p, redactor: red}
-	needBodies := sc.CodePath() != "" || sc.Errors.GroupBy.JSON != ""
+	needBodies := sc.CodePath() != "" || sc.GroupErrorsBy.JSON != ""
 	for i := range sc.Requests {
 		r := &sc.Requests[i]
 		ck := check.New(sc, r)

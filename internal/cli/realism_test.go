@@ -433,7 +433,7 @@ func TestBusinessErrors(t *testing.T) {
 target: {base_url: embedded}
 auth: {type: bearer, token: ak_7D8sF3gT6hJ9kL2qW4eR5tY7uI8oP0z}
 fixture: {corrupt_rate: 0.1, error_500_rate: 0.05, fault_node: db-03, seed: 9}
-errors: {group_by: {header: X-Backend-Node}}
+group_errors_by: {header: X-Backend-Node}
 requests:
   - name: get
     path: /v1/customers/100000000000000007

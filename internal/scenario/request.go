@@ -177,14 +177,11 @@ type RetryRule struct {
 	RetryAfter *bool `yaml:"retry_after"`
 }
 
-// Errors says how business errors are read and grouped.
+// Errors says where business error codes are read.
 type Errors struct {
 	// CodePath is the JSON path of the business error code in response
 	// bodies (default error_code; "-" turns it off).
 	CodePath string `yaml:"code_path"`
-	// GroupBy splits the error breakdown by a response header or JSON
-	// path, so one faulty backend node stands out.
-	GroupBy GroupBy `yaml:"group_by"`
 }
 
 // GroupBy names one response header or one JSON path.

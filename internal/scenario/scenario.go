@@ -37,9 +37,11 @@ type Scenario struct {
 	Auth Auth             `yaml:"auth"`
 	// Retry is the retry policy of every request without its own.
 	Retry *Retry `yaml:"retry"`
-	// Errors says where business error codes are read and how errors are
-	// grouped.
+	// Errors says where business error codes are read.
 	Errors Errors `yaml:"errors"`
+	// GroupErrorsBy splits the error breakdown by a response header or a
+	// JSON path, so one faulty backend node stands out.
+	GroupErrorsBy GroupBy `yaml:"group_errors_by"`
 	// Redact lists header names, JSON fields and query parameters whose
 	// values never appear in any output.
 	Redact []string `yaml:"redact"`

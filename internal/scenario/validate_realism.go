@@ -302,12 +302,12 @@ func (v *validator) retries() {
 }
 
 func (v *validator) errorsAndLog() {
-	g := v.s.Errors.GroupBy
+	g := v.s.GroupErrorsBy
 	if g.Header != "" && g.JSON != "" {
-		v.fail("errors.group_by", "give header or json, not both")
+		v.fail("group_errors_by", "give header or json, not both")
 	}
 	if g.JSON != "" && v.s.MaxBodyBytes() == 0 {
-		v.fail("errors.group_by.json", "needs response bodies, but http.max_body is 0")
+		v.fail("group_errors_by.json", "needs response bodies, but http.max_body is 0")
 	}
 	if v.s.Log.Sample != nil && *v.s.Log.Sample < 0 {
 		v.fail("log.sample", "must be 0 (log no successes) or more")
