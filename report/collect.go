@@ -20,16 +20,16 @@ type StageInfo struct {
 }
 
 // sendWindow is how long the stage sent requests: its planned length, or
-// less when it was interrupted.
+// less when it was interrupted. (A stage that ran its course ends with its
+// last request, a little before its planned end: the plan is the window.)
 func (s StageInfo) sendWindow() time.Duration {
 	if s.Started.IsZero() {
 		return 0
 	}
-	w := s.Planned
-	if s.Interrupted || s.Ended.Sub(s.Started) < w {
-		w = min(w, s.Ended.Sub(s.Started))
+	if s.Interrupted {
+		return min(s.Planned, s.Ended.Sub(s.Started))
 	}
-	return w
+	return s.Planned
 }
 
 // Collector streams results into per-request and per-stage figures. It is

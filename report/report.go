@@ -211,6 +211,9 @@ type ThresholdResult struct {
 	Pass       bool    `json:"pass"`
 	LimitText  string  `json:"limit_text"`
 	ActualText string  `json:"actual_text"`
+	// Detail explains a windowed threshold's result: the window where it
+	// failed, or the worst one.
+	Detail string `json:"detail,omitempty"`
 }
 
 // MarshalJSON writes a NaN actual value as null.
@@ -237,6 +240,27 @@ type Input struct {
 	RequestLog *LogSummary
 	Stopped    string
 	Notes      []string
+	// Series is the run's time series, for windowed thresholds; nil when
+	// there is none.
+	Series *Series
+}
+
+// UnmarshalJSON reads a null actual value back as NaN.
+func (t *ThresholdResult) UnmarshalJSON(b []byte) error {
+	type plain ThresholdResult
+	var v struct {
+		plain
+		Actual *float64 `json:"actual"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*t = ThresholdResult(v.plain)
+	t.Actual = math.NaN()
+	if v.Actual != nil {
+		t.Actual = *v.Actual
+	}
+	return nil
 }
 
 // Build computes the report of a finished (or interrupted) run.
@@ -308,7 +332,7 @@ func Build(in Input) *Report {
 	if !r.StartedAt.IsZero() {
 		r.DurationS = r.EndedAt.Sub(r.StartedAt).Seconds()
 	}
-	r.Thresholds = Evaluate(r, in.Thresholds)
+	r.Thresholds = Evaluate(r, in.Thresholds, in.Series)
 	r.Verdict = Pass
 	for _, t := range r.Thresholds {
 		if !t.Pass {
@@ -499,10 +523,15 @@ func Metric(name string, t Totals, l Latency) float64 {
 	return math.NaN()
 }
 
-// Evaluate checks every threshold against the report's figures.
-func Evaluate(r *Report, ths []threshold.Expr) []ThresholdResult {
+// Evaluate checks every threshold against the report's figures, and the
+// windowed ones against the time series.
+func Evaluate(r *Report, ths []threshold.Expr, s *Series) []ThresholdResult {
 	out := make([]ThresholdResult, 0, len(ths))
 	for _, e := range ths {
+		if e.Windowed() {
+			out = append(out, EvaluateWindowed(e, s))
+			continue
+		}
 		actual := r.value(e)
 		out = append(out, ThresholdResult{
 			Expr: e.Source, Metric: e.Metric.Name, Request: e.Request(), Op: string(e.Op),

@@ -164,8 +164,10 @@ stages: [{duration: 1m, rate: 100/s}, {duration: 1m, concurrency: 2}]
 	if code != ExitRunFail {
 		t.Fatalf("exit %d, want %d", code, ExitRunFail)
 	}
-	if el := time.Since(start); el > 2*time.Second {
-		t.Errorf("interrupt took %v to stop", el)
+	// Stopping takes at most the 0.5 s grace; the rest is writing the
+	// reports (the binary test times the stop itself).
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("interrupt took %v to end the run", el)
 	}
 	r := readReport(t, out)
 	if r.Verdict != report.Interrupted || !r.Interrupted || !r.Stages[0].Interrupted {

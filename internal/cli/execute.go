@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -31,9 +33,9 @@ const (
 	fileLog     = "requests.jsonl"
 )
 
-// runOne runs one scenario into dir. It returns the report whenever one
-// could be built, with an error when the run failed part way.
-func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*report.Report, error) {
+// runOne runs one scenario into dir. It returns the rendered report
+// whenever one could be built, with an error when the run failed part way.
+func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*rendered, error) {
 	base := sc.Target.BaseURL
 	var notes []string
 	if base == scenario.Embedded {
@@ -67,10 +69,20 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 	}
 	reqLog := reqlog.New(logFile, sc.LogMaxSize())
 	rec := newRecorder(pr, vegeta.NewEncoder(raw), reqLog)
+	seriesFile, err1 := os.Create(filepath.Join(dir, fileSeries))
+	hlogFile, err2 := os.Create(filepath.Join(dir, fileHlog))
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("create time series: %w", err)
+	}
+	interval := sc.Interval()
+	rec.tl = report.NewTimeline(interval, rec.col.Names, targetRate(rec.col.Stages), seriesFile, hlogFile)
 
 	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
 		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
 	runErr := runner.Run(ctx, rec)
+	if ctx.Err() != nil {
+		fmt.Fprintf(env.Stderr, "loadgate: stopped after %d requests; writing what was gathered\n", rec.n)
+	}
 	var stopped string
 	var exhausted *attack.ErrExhausted
 	switch {
@@ -82,7 +94,11 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 	for _, c := range []struct {
 		what string
 		err  error
-	}{{"raw results", raw.Flush()}, {"raw results", rawFile.Close()}, {"request log", reqLog.Flush()}, {"request log", logFile.Close()}} {
+	}{
+		{"raw results", raw.Flush()}, {"raw results", rawFile.Close()},
+		{"request log", reqLog.Flush()}, {"request log", logFile.Close()},
+		{"time series", rec.tl.Close()}, {"time series", seriesFile.Close()}, {"time series", hlogFile.Close()},
+	} {
 		if c.err != nil && runErr == nil {
 			runErr = fmt.Errorf("write %s: %w", c.what, c.err)
 		}
@@ -110,14 +126,47 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 			in.Auth.MeanMS = float64(st.Latency.Microseconds()) / 1e3 / float64(st.Requests)
 		}
 	}
-	rep := report.Build(in)
-	if runErr != nil && rep.Verdict == report.Pass {
-		rep.Verdict = report.Fail
+	r, err := finishRun(env, dir, rec.col, in, interval)
+	if err != nil {
+		return r, errors.Join(runErr, err)
 	}
-	if err := writeRunFiles(env, dir, rep); err != nil {
-		return rep, errors.Join(runErr, err)
+	return r, runErr
+}
+
+// finishRun writes the run's exact figures (stats.json), then renders its
+// reports from what was written, as 'loadgate report' would.
+func finishRun(env *Env, dir string, col *report.Collector, in report.Input, interval time.Duration) (*rendered, error) {
+	snap, err := col.Snapshot(in, interval)
+	if err != nil {
+		return nil, fmt.Errorf("encode figures: %w", err)
 	}
-	return rep, runErr
+	var b bytes.Buffer
+	if err := snap.WriteJSON(&b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, fileStats), b.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", fileStats, err)
+	}
+	rd, err := loadRun(dir, env.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	r, err := render(rd)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeRendered(dir, r); err != nil {
+		return r, err
+	}
+	fmt.Fprint(env.Stdout, mustText(r.rep))
+	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
+	return r, nil
+}
+
+func mustText(r *report.Report) string {
+	var b strings.Builder
+	_ = r.WriteText(&b) // a strings.Builder does not fail
+	return b.String()
 }
 
 func displayTarget(sc *scenario.Scenario, base string) string {
@@ -133,22 +182,6 @@ func runMeta() report.Meta {
 		LoadgateVersion: buildinfo.Version, GoVersion: buildinfo.GoVersion(), Host: host,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 	}
-}
-
-func writeRunFiles(env *Env, dir string, rep *report.Report) error {
-	if err := writeJSONFile(filepath.Join(dir, fileReport), rep); err != nil {
-		return fmt.Errorf("write %s: %w", fileReport, err)
-	}
-	var b strings.Builder
-	if err := rep.WriteText(&b); err != nil {
-		return err
-	}
-	fmt.Fprint(env.Stdout, b.String())
-	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileReport))
-	if err := os.WriteFile(filepath.Join(dir, fileSummary), []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", fileSummary, err)
-	}
-	return nil
 }
 
 func writeJSONFile(path string, v any) error {

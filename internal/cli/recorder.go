@@ -23,6 +23,7 @@ const maxExampleBody = 2048
 type recorder struct {
 	pr       *prepared
 	col      *report.Collector
+	tl       *report.Timeline
 	enc      vegeta.Encoder
 	log      *reqlog.Log
 	sample   uint64
@@ -127,6 +128,12 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	last.Group, last.Class = r.out.Group, l.Class
 	r.tries = append(r.tries, last)
 	r.col.Record(stage, req, r.tries, l)
+	if r.tl != nil {
+		r.tl.Record(req, last.Timestamp.Add(last.Latency), r.tries, l)
+		if err := r.tl.Err(); err != nil {
+			return err
+		}
+	}
 
 	if l.Class == report.ClassOK && r.pr.plan.Pools != nil {
 		for pool, path := range r.pr.sc.Requests[req].Capture {

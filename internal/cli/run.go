@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,14 +202,14 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if err != nil {
 			return err
 		}
-		rep, err := runOne(ctx, env, scs[0], dir)
-		if rep == nil {
+		r, err := runOne(ctx, env, scs[0], dir)
+		if r == nil {
 			return err
 		}
 		if err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
-		return verdictErr{exitCode(rep)}
+		return verdictErr{exitCode(r.rep)}
 	}
 	return runSuite(ctx, env, o, scs, stamp)
 }
@@ -275,6 +276,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 		return err
 	}
 	var entries []suiteEntry
+	var runs []*rendered
 	worst := ExitPass
 	used := map[string]int{}
 	for _, sc := range scs {
@@ -291,12 +293,16 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 		if _, err := prepareDir(e.Dir, true); err != nil {
 			return err
 		}
-		rep, err := runOne(ctx, env, sc, e.Dir)
+		r, err := runOne(ctx, env, sc, e.Dir)
+		if r != nil {
+			runs = append(runs, r)
+		}
 		switch {
-		case rep == nil:
+		case r == nil:
 			e.Verdict, e.ExitCode, e.Error = "error", ExitRunFail, err.Error()
 			printErr(env, err)
 		default:
+			rep := r.rep
 			e.Verdict, e.ExitCode = rep.Verdict, exitCode(rep)
 			e.Requests, e.ErrorRate, e.P95 = rep.Totals.Requests, rep.Totals.ErrorRate, rep.Latency.P95
 			for _, t := range rep.Thresholds {
@@ -315,6 +321,10 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 	if err := writeSuite(env, dir, entries, worst); err != nil {
 		return withCode(ExitRunFail, err, "")
 	}
+	if err := writeSuiteReports(dir, suiteVerdict(worst), runs); err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
 	return verdictErr{worst}
 }
 
@@ -343,4 +353,20 @@ func writeSuite(env *Env, dir string, entries []suiteEntry, worst int) error {
 	return writeJSONFile(filepath.Join(dir, "suite.json"), map[string]any{
 		"schema_version": report.SchemaVersion, "verdict": suiteVerdict(worst), "exit_code": worst, "scenarios": entries,
 	})
+}
+
+// writeSuiteReports writes the suite's report.html (every scenario's
+// verdict first, then a section per scenario), junit.xml and summary.md.
+func writeSuiteReports(dir, verdict string, runs []*rendered) error {
+	page := &report.Page{Title: "suite " + filepath.Base(dir), Suite: true, Verdict: verdict}
+	var reps []*report.Report
+	for _, r := range runs {
+		page.Runs = append(page.Runs, report.PageRun{Report: r.rep, Charts: r.charts, Dir: filepath.Base(r.dir)})
+		reps = append(reps, r.rep)
+	}
+	f := &files{dir: dir}
+	f.put(fileHTML, func(w io.Writer) error { return report.WriteHTML(w, page) })
+	f.put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, reps) })
+	f.put(fileMD, func(w io.Writer) error { return report.WriteSuiteMarkdown(w, verdict, reps) })
+	return f.err()
 }

@@ -46,6 +46,8 @@ type Scenario struct {
 	// values never appear in any output.
 	Redact []string `yaml:"redact"`
 	Log    Log      `yaml:"log"`
+	// Report configures the time series of the reports.
+	Report ReportSettings `yaml:"report"`
 
 	// File is the path the scenario was read from, as given.
 	File     string `yaml:"-"`
@@ -91,6 +93,20 @@ func (s *Scenario) Secrets() []string {
 		}
 	}
 	return out
+}
+
+// ReportSettings configures the reports.
+type ReportSettings struct {
+	// Interval is the length of a time-series interval (default 1s).
+	Interval Duration `yaml:"interval"`
+}
+
+// Interval returns the time-series interval.
+func (s *Scenario) Interval() time.Duration {
+	if s.Report.Interval > 0 {
+		return s.Report.Interval.D()
+	}
+	return time.Second
 }
 
 // Target says where requests go.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/loadgate/loadgate/internal/feeder"
 	"github.com/loadgate/loadgate/internal/template"
@@ -302,6 +303,9 @@ func (v *validator) retries() {
 }
 
 func (v *validator) errorsAndLog() {
+	if iv := v.s.Report.Interval.D(); iv != 0 && (iv < 100*time.Millisecond || iv > time.Hour) {
+		v.fail("report.interval", "must be from 100ms to 1h")
+	}
 	g := v.s.GroupErrorsBy
 	if g.Header != "" && g.JSON != "" {
 		v.fail("group_errors_by", "give header or json, not both")

@@ -9,9 +9,11 @@ package threshold
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -90,7 +92,32 @@ type Expr struct {
 	Labels map[string]string // selector, such as request=NAME; nil for overall
 	Op     Op
 	Value  float64 // normalised: ms, fraction, per second or count
+
+	// A windowed rule describes a condition that must never happen: "in
+	// any W window" over every window of length Window, or in Consecutive
+	// intervals in a row. The threshold fails when the condition is found.
+	Window      time.Duration
+	Consecutive int
 }
+
+// Windowed reports whether the expression is evaluated over the time
+// series rather than the whole run.
+func (e Expr) Windowed() bool { return e.Window > 0 || e.Consecutive > 0 }
+
+// Windowable reports whether a metric can be computed for one interval or
+// window of the time series.
+func Windowable(metric string) bool {
+	switch metric {
+	case "error_code", "check_failure_rate", "retry_amplification":
+		return false
+	}
+	return true
+}
+
+var (
+	consecutivePrefix = regexp.MustCompile(`^(\d+)\s+consecutive\s+(?:intervals|samples)\s+of\s+(.+)$`)
+	windowSuffix      = regexp.MustCompile(`^(.+?)\s+in\s+any\s+(\S+)\s+window$`)
+)
 
 // Request returns the request name the expression is scoped to, or "".
 func (e Expr) Request() string { return e.Labels["request"] }
@@ -148,10 +175,41 @@ func trim(v float64, prec int) string {
 	return s
 }
 
-// Parse parses one threshold expression.
+// Parse parses one threshold expression: "p95 < 800ms", or a windowed
+// rule "error_rate > 1% in any 5m window" or "3 consecutive intervals of
+// mean > 800ms".
 func Parse(src string) (Expr, error) {
 	s := strings.TrimSpace(src)
-	e := Expr{Source: s}
+	if m := consecutivePrefix.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n < 1 || n > 100000 {
+			return Expr{Source: s}, fmt.Errorf("%q: want 1 or more consecutive intervals", s)
+		}
+		e, err := parsePlain(m[2], s)
+		if err == nil && !Windowable(e.Metric.Name) {
+			err = fmt.Errorf("%q: %s is not measured per interval", s, e.Metric.Name)
+		}
+		e.Consecutive = n
+		return e, err
+	}
+	if m := windowSuffix.FindStringSubmatch(s); m != nil {
+		d, err := time.ParseDuration(m[2])
+		if err != nil || d <= 0 {
+			return Expr{Source: s}, fmt.Errorf("%q: window %q is not a positive duration such as 5m", s, m[2])
+		}
+		e, err := parsePlain(m[1], s)
+		if err == nil && !Windowable(e.Metric.Name) {
+			err = fmt.Errorf("%q: %s is not measured per interval", s, e.Metric.Name)
+		}
+		e.Window = d
+		return e, err
+	}
+	return parsePlain(s, s)
+}
+
+func parsePlain(text, src string) (Expr, error) {
+	s := strings.TrimSpace(text)
+	e := Expr{Source: src}
 	if s == "" {
 		return e, fmt.Errorf("empty threshold")
 	}

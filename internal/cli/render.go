@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/loadgate/loadgate/internal/threshold"
+	"github.com/loadgate/loadgate/report"
+	"github.com/loadgate/loadgate/report/chart"
+)
+
+// More files of a run folder.
+const (
+	fileStats  = "stats.json"
+	fileSeries = "timeseries.jsonl"
+	fileHlog   = "latency.hlog"
+	fileHTML   = "report.html"
+	fileJUnit  = "junit.xml"
+	fileMD     = "summary.md"
+	dirPlots   = "plots"
+)
+
+// runData is what a report is rendered from: the exact figures and the
+// time series of one run, or of several merged.
+type runData struct {
+	snap   *report.Snapshot
+	series *report.Series
+	dir    string
+}
+
+// loadRun reads a run folder's stats.json and time series. A damaged time
+// series is reported as a warning and used up to the damage.
+func loadRun(dir string, warn io.Writer) (*runData, error) {
+	f, err := os.Open(filepath.Join(dir, fileStats))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a run folder: %v", dir, cleanPathErr(err))
+	}
+	snap, err := report.ReadSnapshot(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, fileStats), err)
+	}
+	rd := &runData{snap: snap, dir: dir}
+	jf, err := os.Open(filepath.Join(dir, fileSeries))
+	if err != nil {
+		fmt.Fprintf(warn, "loadgate: warning: %s: no time series (%v); plots and windowed thresholds will be empty\n", dir, cleanPathErr(err))
+		return rd, nil
+	}
+	defer jf.Close()
+	var hlog io.Reader
+	if hf, err := os.Open(filepath.Join(dir, fileHlog)); err == nil {
+		defer hf.Close()
+		hlog = hf
+	}
+	rd.series, err = report.ReadSeries(jf, hlog)
+	if err != nil {
+		fmt.Fprintf(warn, "loadgate: warning: %s: %v; the time series is used up to there\n", dir, err)
+	}
+	return rd, nil
+}
+
+// mergeRuns merges the runs of one split run.
+func mergeRuns(runs []*runData) (*runData, error) {
+	if len(runs) == 1 {
+		return runs[0], nil
+	}
+	snaps := make([]*report.Snapshot, len(runs))
+	series := make([]*report.Series, len(runs))
+	for i, r := range runs {
+		snaps[i], series[i] = r.snap, r.series
+	}
+	snap, err := report.MergeSnapshots(snaps)
+	if err != nil {
+		return nil, err
+	}
+	return &runData{snap: snap, series: report.MergeSeries(series...)}, nil
+}
+
+// rendered is a run's report with its plots.
+type rendered struct {
+	rep    *report.Report
+	charts []chart.Image
+	dir    string
+}
+
+// render builds the report of rd and its plots.
+func render(rd *runData) (*rendered, error) {
+	in, err := rd.snap.Input(rd.series)
+	if err != nil {
+		return nil, err
+	}
+	rep := report.Build(in)
+	charts, err := chart.Draw(chartData(rep, in, rd.series))
+	if err != nil {
+		return nil, fmt.Errorf("draw plots: %w", err)
+	}
+	return &rendered{rep: rep, charts: charts, dir: rd.dir}, nil
+}
+
+// files writes rendered files into a folder, each whole or not at all,
+// and collects every error.
+type files struct {
+	dir  string
+	errs []error
+}
+
+func (f *files) put(name string, write func(io.Writer) error) {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		f.errs = append(f.errs, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, name), b.Bytes(), 0o644); err != nil {
+		f.errs = append(f.errs, fmt.Errorf("write %s: %w", name, err))
+	}
+}
+
+func (f *files) err() error { return errors.Join(f.errs...) }
+
+// writeRendered writes a run's report files into dir.
+func writeRendered(dir string, r *rendered) error {
+	f := &files{dir: dir}
+	put := f.put
+	put(fileReport, r.rep.WriteJSON)
+	put(fileSummary, r.rep.WriteText)
+	put(fileMD, r.rep.WriteMarkdown)
+	put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, []*report.Report{r.rep}) })
+	put(fileHTML, func(w io.Writer) error {
+		return report.WriteHTML(w, &report.Page{Title: r.rep.Scenario.Name, Runs: []report.PageRun{{Report: r.rep, Charts: r.charts, Dir: filepath.Base(dir)}}})
+	})
+	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), r.charts); err != nil {
+		f.errs = append(f.errs, fmt.Errorf("write plots: %w", err))
+	}
+	return f.err()
+}
+
+// chartData gathers what the plots show.
+func chartData(rep *report.Report, in report.Input, s *report.Series) *chart.Data {
+	d := &chart.Data{Title: rep.Scenario.Name, StatusCodes: map[string]uint64{}}
+	for c, n := range rep.Totals.StatusCodes {
+		d.StatusCodes[c] = n
+	}
+	for k, n := range rep.Totals.Errors {
+		d.StatusCodes[k] = n
+	}
+	for _, name := range rep.RequestNames() {
+		l := rep.Requests[name].Latency
+		d.Requests = append(d.Requests, chart.RequestLatency{Name: name, P50: l.P50, P95: l.P95, P99: l.P99})
+	}
+	for _, t := range in.Thresholds {
+		if t.Metric.Kind == threshold.Duration && t.Request() == "" && !t.Windowed() &&
+			(t.Metric.Name == "p50" || t.Metric.Name == "p95" || t.Metric.Name == "p99") {
+			d.LatencyLines = append(d.LatencyLines, chart.Line{Label: t.Source, Value: t.Value})
+		}
+	}
+	total := in.Collector.Total()
+	if total.Hist.TotalCount() > 0 {
+		for _, q := range spectrumPercentiles() {
+			d.Spectrum = append(d.Spectrum, chart.SpectrumPoint{Percentile: q, Value: float64(total.Hist.ValueAtPercentile(q)) / 1e3})
+		}
+	}
+	if s != nil {
+		d.Interval = s.Interval
+		for _, r := range s.All() {
+			p := chart.Point{Start: r.Time(), Requests: r.Requests, Successes: r.Successes, TargetRate: r.TargetRate}
+			if r.Logical > 0 {
+				n := float64(r.Logical)
+				p.Network, p.Protocol, p.Business, p.System = float64(r.Network)/n, float64(r.Protocol)/n, float64(r.Business)/n, float64(r.System)/n
+			}
+			if r.Requests > 0 {
+				p.Mean, p.P50, p.P95, p.P99, p.Max = r.MeanMS, r.P50MS, r.P95MS, r.P99MS, r.MaxMS
+			}
+			d.Points = append(d.Points, p)
+		}
+	}
+	return d
+}
+
+// spectrumPercentiles are the percentiles of the spectrum plot: dense
+// where the tail is, as HdrHistogram's plotter samples them.
+func spectrumPercentiles() []float64 {
+	var out []float64
+	for k := 0.0; k <= 5.0; k += 0.05 {
+		q := 100 * (1 - math.Pow(10, -k))
+		out = append(out, q)
+	}
+	return out
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// targetRate returns the schedule's rate at a time, from the stages that
+// have started.
+func targetRate(stages []report.StageInfo) func(time.Time) float64 {
+	return func(t time.Time) float64 {
+		for _, st := range stages {
+			if !st.Open || st.Started.IsZero() || t.Before(st.Started) || !t.Before(st.Started.Add(st.Planned)) {
+				continue
+			}
+			frac := float64(t.Sub(st.Started)) / float64(st.Planned)
+			return st.Rate + (st.RampTo-st.Rate)*frac
+		}
+		return 0
+	}
+}

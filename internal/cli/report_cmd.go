@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/loadgate/loadgate/report"
+)
+
+type reportOptions struct {
+	format string
+	out    string
+}
+
+func (o *reportOptions) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.format, "format", "f", "text", "what to print: text, json, html, junit or md")
+	fs.StringVar(&o.out, "out", "", "write every report file (report.json, report.html, junit.xml, summary.md, plots, and the merged figures) into this folder")
+}
+
+func reportCommand() *command {
+	c := &command{
+		name:    "report",
+		summary: "Render a run's reports again, or merge the runs of a split run",
+		usage:   "loadgate report RUN_DIR... [--format text|json|html|junit|md] [--out DIR]",
+		details: `Renders reports from what a run folder stores (stats.json, timeseries.jsonl,
+latency.hlog), without the raw results. Several run folders (the shards of
+one split run) are merged exactly: histograms added, counts summed, time
+series aligned by wall clock; thresholds are evaluated on the merged figures.
+A suite folder renders its suite report again.
+
+The exit code is the verdict's, as for 'loadgate run': 0 pass, 1 a threshold
+failed, 3 the run was interrupted.
+
+Examples:
+  loadgate report results/20261124T081537Z-normal
+  loadgate report results/20261124T081537Z-normal --format md > comment.md
+  loadgate report shard-0 shard-1 shard-2 shard-3 --out merged
+  loadgate report results/20261124T090000Z-suite --format junit`,
+	}
+	var o reportOptions
+	c.flags = o.register
+	c.run = func(_ context.Context, env *Env, args []string) error {
+		o = reportOptions{}
+		fs := newFlagSet(c)
+		o.register(fs)
+		if err := parseFlags(c, fs, args); err != nil {
+			return err
+		}
+		switch o.format {
+		case "text", "json", "html", "junit", "md":
+		default:
+			return usageErr("", "--format %q: want text, json, html, junit or md", o.format)
+		}
+		if fs.NArg() == 0 {
+			return usageErr("give a run folder, such as: loadgate report results/20261124T081537Z-normal", "report: no run folder given")
+		}
+		if fs.NArg() == 1 {
+			if _, err := os.Stat(filepath.Join(fs.Arg(0), "suite.json")); err == nil {
+				return reportSuite(env, fs.Arg(0), &o)
+			}
+		}
+		var runs []*runData
+		for _, dir := range fs.Args() {
+			rd, err := loadRun(dir, env.Stderr)
+			if err != nil {
+				return usageErr("a run folder holds stats.json, written by 'loadgate run'", "%v", err)
+			}
+			runs = append(runs, rd)
+		}
+		merged, err := mergeRuns(runs)
+		if err != nil {
+			return usageErr("only the shards of one scenario merge", "%v", err)
+		}
+		r, err := render(merged)
+		if err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		if o.out != "" {
+			if err := os.MkdirAll(o.out, 0o755); err != nil {
+				return withCode(ExitRunFail, fmt.Errorf("create %s: %v", o.out, cleanPathErr(err)), "")
+			}
+			r.dir = o.out
+			if err := writeMerged(o.out, merged); err != nil {
+				return withCode(ExitRunFail, err, "")
+			}
+			if err := writeRendered(o.out, r); err != nil {
+				return withCode(ExitRunFail, err, "")
+			}
+		}
+		if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		return verdictErr{exitCode(r.rep)}
+	}
+	return c
+}
+
+// writeMerged writes merged figures, so a merged folder can itself be
+// rendered or merged again.
+func writeMerged(dir string, rd *runData) error {
+	var b bytes.Buffer
+	if err := rd.snap.WriteJSON(&b); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, fileStats), b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if rd.series == nil {
+		return nil
+	}
+	var js, hl bytes.Buffer
+	if err := report.WriteSeries(rd.series, &js, &hl); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, fileSeries), js.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, fileHlog), hl.Bytes(), 0o644)
+}
+
+// printFormat prints runs' reports in one format.
+func printFormat(w io.Writer, format string, runs []*rendered, verdict string, suite bool) error {
+	reps := make([]*report.Report, len(runs))
+	for i, r := range runs {
+		reps[i] = r.rep
+	}
+	switch format {
+	case "json":
+		if !suite {
+			return reps[0].WriteJSON(w)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"verdict": verdict, "reports": reps})
+	case "html":
+		page := &report.Page{Title: reps[0].Scenario.Name, Suite: suite, Verdict: verdict}
+		for _, r := range runs {
+			page.Runs = append(page.Runs, report.PageRun{Report: r.rep, Charts: r.charts, Dir: filepath.Base(r.dir)})
+		}
+		return report.WriteHTML(w, page)
+	case "junit":
+		return report.WriteJUnit(w, reps)
+	case "md":
+		if suite {
+			return report.WriteSuiteMarkdown(w, verdict, reps)
+		}
+		return reps[0].WriteMarkdown(w)
+	}
+	for _, r := range reps {
+		if err := r.WriteText(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reportSuite renders a suite folder's reports again from its runs.
+func reportSuite(env *Env, dir string, o *reportOptions) error {
+	b, err := os.ReadFile(filepath.Join(dir, "suite.json"))
+	if err != nil {
+		return usageErr("", "%v", cleanPathErr(err))
+	}
+	var s struct {
+		Scenarios []suiteEntry `json:"scenarios"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return usageErr("", "%s: %v", filepath.Join(dir, "suite.json"), err)
+	}
+	var runs []*rendered
+	worst := ExitPass
+	for _, e := range s.Scenarios {
+		sub := filepath.Join(dir, filepath.Base(e.Dir))
+		rd, err := loadRun(sub, env.Stderr)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "loadgate: warning: %v\n", err)
+			worst = max(worst, ExitRunFail)
+			continue
+		}
+		r, err := render(rd)
+		if err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		worst = max(worst, exitCode(r.rep))
+		runs = append(runs, r)
+	}
+	if len(runs) == 0 {
+		return usageErr("", "%s: no run of the suite could be read", dir)
+	}
+	verdict := suiteVerdict(worst)
+	if o.out != "" {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		if err := writeSuiteReports(o.out, verdict, runs); err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+	}
+	if err := printFormat(env.Stdout, o.format, runs, verdict, true); err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	return verdictErr{worst}
+}

@@ -1,0 +1,176 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// topCodes is how many business error codes the Markdown summary lists; a
+// pull-request comment is read at a glance, the HTML report has them all.
+const topCodes = 5
+
+// WriteMarkdown writes the report as GitHub-flavoured Markdown fit for a
+// pull-request comment: the verdict, the thresholds, the per-request
+// figures and a short error breakdown.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "## loadgate: %s\n\n", mdText(r.Scenario.Name))
+	r.writeMarkdownBody(b)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write markdown: %w", err)
+	}
+	return nil
+}
+
+// WriteSuiteMarkdown writes a suite's reports as Markdown: a table of every
+// scenario's verdict, then each report under its own heading.
+func WriteSuiteMarkdown(w io.Writer, verdict string, reports []*Report) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "## loadgate suite: %s\n\n", mdVerdict(verdict))
+	if len(reports) > 0 {
+		b.WriteString("| scenario | verdict | requests | error rate | p95 | failed thresholds |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|\n")
+	}
+	for i, r := range reports {
+		if r == nil {
+			return fmt.Errorf("write suite markdown: report %d is nil", i+1)
+		}
+		failed := 0
+		for _, t := range r.Thresholds {
+			if !t.Pass {
+				failed++
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %d of %d |\n", mdText(r.Scenario.Name), mdVerdict(r.Verdict),
+			r.Totals.Requests, fmtPct(r.Totals.ErrorRate), fmtMS(r.Latency.P95), failed, len(r.Thresholds))
+	}
+	for _, r := range reports {
+		fmt.Fprintf(b, "\n### %s\n\n", mdText(r.Scenario.Name))
+		r.writeMarkdownBody(b)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write suite markdown: %w", err)
+	}
+	return nil
+}
+
+func (r *Report) writeMarkdownBody(b *strings.Builder) {
+	t := r.Totals
+	fmt.Fprintf(b, "%s · target %s (%s) · %d requests in %s · error rate %s · p95 %s\n",
+		mdVerdict(r.Verdict), mdText(r.Scenario.Target), mdText(r.Scenario.Environment),
+		t.Requests, fmtSeconds(r.DurationS), fmtPct(t.ErrorRate), fmtMS(r.Latency.P95))
+	if r.Stopped != "" {
+		fmt.Fprintf(b, "\nStopped: %s\n", mdText(r.Stopped))
+	}
+
+	if len(r.Thresholds) > 0 {
+		detail := false
+		for _, th := range r.Thresholds {
+			detail = detail || th.Detail != ""
+		}
+		b.WriteString("\n| threshold | actual | limit | result |")
+		if detail {
+			b.WriteString(" detail |")
+		}
+		b.WriteString("\n|---|---:|---:|---|")
+		if detail {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, th := range r.Thresholds {
+			res := "pass"
+			if !th.Pass {
+				res = "**FAIL**"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s |", mdText(th.Expr), mdText(th.ActualText), mdText(th.LimitText), res)
+			if detail {
+				fmt.Fprintf(b, " %s |", mdText(th.Detail))
+			}
+			b.WriteString("\n")
+		}
+	}
+
+	b.WriteString("\n| request | requests | success | p50 | p95 | p99 | error rate |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, t Totals, l Latency) {
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", name, t.Requests, fmtPct(t.SuccessRate),
+			fmtMS(l.P50), fmtMS(l.P95), fmtMS(l.P99), fmtPct(t.ErrorRate))
+	}
+	for _, n := range r.RequestNames() {
+		rs := r.Requests[n]
+		row(mdText(n), rs.Totals, rs.Latency)
+	}
+	row("**all**", t, r.Latency)
+
+	b.WriteString("\n**Errors**\n\n")
+	fmt.Fprintf(b, "- Status codes: %s\n", mdCounts(t.StatusCodes, false))
+	if len(t.Errors) > 0 {
+		fmt.Fprintf(b, "- Transport errors: %s\n", mdCounts(t.Errors, false))
+	}
+	if t.Failures == 0 {
+		b.WriteString("- No failed requests.\n")
+	} else {
+		var parts []string
+		for _, c := range byCount(t.ErrorClasses, t.LogicalRequests) {
+			if c.Count > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d (%s)", mdText(c.Name), c.Count, c.Share))
+			}
+		}
+		fmt.Fprintf(b, "- Error classes: %s of %d requests\n", strings.Join(parts, ", "), t.LogicalRequests)
+	}
+	if len(t.ErrorCodes) > 0 {
+		label := "Error codes"
+		if len(t.ErrorCodes) > topCodes {
+			label = fmt.Sprintf("Top %d error codes (of %d)", topCodes, len(t.ErrorCodes))
+		}
+		fmt.Fprintf(b, "- %s: %s\n", label, mdCounts(t.ErrorCodes, true))
+	}
+	if t.Retries > 0 {
+		fmt.Fprintf(b, "- Retries: %d (%s HTTP requests per request)\n", t.Retries, strconv.FormatFloat(t.RetryAmplification, 'f', 3, 64))
+	}
+}
+
+// mdCounts lists a count map: by key, or largest first and cut to the top
+// few when top.
+func mdCounts(m map[string]uint64, top bool) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var rows []countRow
+	if top {
+		rows = byCount(m, 0)
+		if len(rows) > topCodes {
+			rows = rows[:topCodes]
+		}
+	} else {
+		for _, k := range sortedKeys(m) {
+			rows = append(rows, countRow{Name: k, Count: m[k]})
+		}
+	}
+	parts := make([]string, len(rows))
+	for i, c := range rows {
+		parts[i] = fmt.Sprintf("%s ×%d", mdText(c.Name), c.Count)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mdVerdict(v string) string {
+	if v == "" {
+		v = "unknown"
+	}
+	return "**" + mdText(strings.ToUpper(v)) + "**"
+}
+
+// mdEscaper backslash-escapes the characters that Markdown or GitHub's HTML
+// would read as markup, so scenario names, URLs and error codes show as
+// they are. A newline would end a table row, so it becomes a <br>, which
+// GitHub renders inside table cells.
+var mdEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
+	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `~`, `\~`,
+	"\r\n", "<br>", "\n", "<br>", "\r", "<br>",
+)
+
+func mdText(s string) string { return mdEscaper.Replace(s) }

@@ -1,0 +1,367 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgate/loadgate/internal/threshold"
+)
+
+// Snapshot is the exact, mergeable state of a run's figures: stats.json.
+// Reports are rendered from it (and the time series), so a run folder can
+// be rendered again, and the folders of a split run merged, without the
+// raw results.
+type Snapshot struct {
+	SchemaVersion int                  `json:"schema_version"`
+	Scenario      ScenarioInfo         `json:"scenario"`
+	Meta          Meta                 `json:"meta"`
+	Thresholds    []string             `json:"thresholds"`
+	IntervalMS    int64                `json:"interval_ms"`
+	Requests      []RequestSnapshot    `json:"requests"`
+	Stages        []StageSnapshot      `json:"stages"`
+	Examples      map[string][]Example `json:"examples,omitempty"`
+	Auth          *AuthSummary         `json:"auth,omitempty"`
+	RequestLog    *LogSummary          `json:"request_log,omitempty"`
+	Stopped       string               `json:"stopped,omitempty"`
+	Notes         []string             `json:"notes,omitempty"`
+	// Runs is the number of runs merged into this one (1 for a run).
+	Runs int `json:"runs"`
+}
+
+// RequestSnapshot is one request name's state.
+type RequestSnapshot struct {
+	Name   string        `json:"name"`
+	Method string        `json:"method"`
+	Path   string        `json:"path"`
+	Stats  StatsSnapshot `json:"stats"`
+}
+
+// StageSnapshot is one stage's plan, timing and state.
+type StageSnapshot struct {
+	Name        string        `json:"name"`
+	Open        bool          `json:"open"`
+	Rate        float64       `json:"rate"`
+	RampTo      float64       `json:"ramp_to"`
+	Concurrency int           `json:"concurrency"`
+	PlannedNS   int64         `json:"planned_ns"`
+	PlannedHits float64       `json:"planned_hits"`
+	Started     time.Time     `json:"started"`
+	Ended       time.Time     `json:"ended"`
+	Interrupted bool          `json:"interrupted"`
+	Stats       StatsSnapshot `json:"stats"`
+}
+
+// StatsSnapshot is Stats with its histograms encoded (HdrHistogram's V2
+// compressed encoding, base64 in JSON).
+type StatsSnapshot struct {
+	Requests    uint64                 `json:"requests"`
+	Status      map[int]uint64         `json:"status"`
+	Errors      map[string]uint64      `json:"errors"`
+	BytesIn     uint64                 `json:"bytes_in"`
+	BytesOut    uint64                 `json:"bytes_out"`
+	Hist        []byte                 `json:"hist"`
+	Mean        float64                `json:"mean_ns"`
+	M2          float64                `json:"m2_ns2"`
+	Min         time.Duration          `json:"min_ns"`
+	Max         time.Duration          `json:"max_ns"`
+	First       time.Time              `json:"first"`
+	Last        time.Time              `json:"last"`
+	End         time.Time              `json:"end"`
+	Logical     uint64                 `json:"logical"`
+	Successes   uint64                 `json:"successes"`
+	Classes     map[string]uint64      `json:"classes"`
+	Timeouts    uint64                 `json:"timeouts"`
+	Retried     uint64                 `json:"retried"`
+	Recovered   uint64                 `json:"recovered"`
+	RetryCauses map[string]uint64      `json:"retry_causes,omitempty"`
+	E2E         []byte                 `json:"e2e,omitempty"`
+	ErrorCodes  map[string]uint64      `json:"error_codes,omitempty"`
+	Groups      map[string]*GroupStats `json:"groups,omitempty"`
+	Checks      []CheckStats           `json:"checks,omitempty"`
+}
+
+func encodeHist(h *hdrhistogram.Histogram) ([]byte, error) {
+	if h == nil {
+		return nil, nil
+	}
+	return h.EncodeV2()
+}
+
+func (s *Stats) snapshot() (StatsSnapshot, error) {
+	out := StatsSnapshot{
+		Requests: s.Requests, Status: map[int]uint64{}, Errors: map[string]uint64{}, BytesIn: s.BytesIn, BytesOut: s.BytesOut,
+		Mean: s.mean, M2: s.m2, Min: s.Min, Max: s.Max, First: s.First, Last: s.Last, End: s.End,
+		Logical: s.Logical, Successes: s.Successes, Classes: map[string]uint64{}, Timeouts: s.Timeouts,
+		Retried: s.Retried, Recovered: s.Recovered, RetryCauses: s.RetryCauses, ErrorCodes: s.ErrorCodes,
+		Groups: s.Groups, Checks: s.Checks,
+	}
+	for c, n := range s.Status {
+		if n > 0 {
+			out.Status[c] = n
+		}
+	}
+	for c, n := range s.OtherStatus {
+		out.Status[c] = n
+	}
+	for k, n := range s.Errors {
+		if n > 0 {
+			out.Errors[ErrorKind(k).String()] = n
+		}
+	}
+	for c, n := range s.Classes {
+		out.Classes[Class(c).String()] = n
+	}
+	var err error
+	if out.Hist, err = encodeHist(s.Hist); err != nil {
+		return out, err
+	}
+	out.E2E, err = encodeHist(s.E2E)
+	return out, err
+}
+
+func (ss *StatsSnapshot) stats() (*Stats, error) {
+	s := &Stats{
+		Requests: ss.Requests, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, mean: ss.Mean, m2: ss.M2,
+		Min: ss.Min, Max: ss.Max, First: ss.First, Last: ss.Last, End: ss.End,
+		Logical: ss.Logical, Successes: ss.Successes, Timeouts: ss.Timeouts, Retried: ss.Retried, Recovered: ss.Recovered,
+		RetryCauses: ss.RetryCauses, ErrorCodes: ss.ErrorCodes, Groups: ss.Groups, Checks: ss.Checks,
+	}
+	for c, n := range ss.Status {
+		if c >= 0 && c < len(s.Status) {
+			s.Status[c] = n
+		} else {
+			if s.OtherStatus == nil {
+				s.OtherStatus = map[int]uint64{}
+			}
+			s.OtherStatus[c] = n
+		}
+	}
+	for name, n := range ss.Errors {
+		for k := range errorKindNames {
+			if errorKindNames[k] == name {
+				s.Errors[k] = n
+			}
+		}
+	}
+	for name, n := range ss.Classes {
+		for c := range classNames {
+			if classNames[c] == name {
+				s.Classes[c] = n
+			}
+		}
+	}
+	var err error
+	if len(ss.Hist) > 0 {
+		if s.Hist, err = hdrhistogram.Decode(ss.Hist); err != nil {
+			return nil, fmt.Errorf("histogram: %w", err)
+		}
+	} else {
+		s.Hist = NewHistogram()
+	}
+	if len(ss.E2E) > 0 {
+		if s.E2E, err = hdrhistogram.Decode(ss.E2E); err != nil {
+			return nil, fmt.Errorf("end-to-end histogram: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Snapshot captures the collector's state with what else a report needs.
+func (c *Collector) Snapshot(in Input, interval time.Duration) (*Snapshot, error) {
+	snap := &Snapshot{
+		SchemaVersion: SchemaVersion, Scenario: in.Scenario, Meta: in.Meta, IntervalMS: interval.Milliseconds(),
+		Examples: in.Examples, Auth: in.Auth, RequestLog: in.RequestLog, Stopped: in.Stopped, Notes: in.Notes, Runs: 1,
+	}
+	for _, t := range in.Thresholds {
+		snap.Thresholds = append(snap.Thresholds, t.Source)
+	}
+	for i, name := range c.Names {
+		ss, err := c.ByRequest[i].snapshot()
+		if err != nil {
+			return nil, err
+		}
+		snap.Requests = append(snap.Requests, RequestSnapshot{Name: name, Method: c.Methods[i], Path: c.Paths[i], Stats: ss})
+	}
+	for i, st := range c.Stages {
+		ss, err := c.ByStage[i].snapshot()
+		if err != nil {
+			return nil, err
+		}
+		snap.Stages = append(snap.Stages, StageSnapshot{
+			Name: st.Name, Open: st.Open, Rate: st.Rate, RampTo: st.RampTo, Concurrency: st.Concurrency,
+			PlannedNS: int64(st.Planned), PlannedHits: st.PlannedHits, Started: st.Started, Ended: st.Ended,
+			Interrupted: st.Interrupted, Stats: ss,
+		})
+	}
+	return snap, nil
+}
+
+// Input turns the snapshot back into what Build takes.
+func (s *Snapshot) Input(series *Series) (Input, error) {
+	c := &Collector{}
+	for _, r := range s.Requests {
+		st, err := r.Stats.stats()
+		if err != nil {
+			return Input{}, fmt.Errorf("request %s: %w", r.Name, err)
+		}
+		c.Names, c.Methods, c.Paths = append(c.Names, r.Name), append(c.Methods, r.Method), append(c.Paths, r.Path)
+		c.ByRequest = append(c.ByRequest, st)
+	}
+	for _, sg := range s.Stages {
+		st, err := sg.Stats.stats()
+		if err != nil {
+			return Input{}, fmt.Errorf("stage %s: %w", sg.Name, err)
+		}
+		c.Stages = append(c.Stages, StageInfo{
+			Name: sg.Name, Open: sg.Open, Rate: sg.Rate, RampTo: sg.RampTo, Concurrency: sg.Concurrency,
+			Planned: time.Duration(sg.PlannedNS), PlannedHits: sg.PlannedHits, Started: sg.Started, Ended: sg.Ended,
+			Interrupted: sg.Interrupted,
+		})
+		c.ByStage = append(c.ByStage, st)
+	}
+	in := Input{
+		Collector: c, Scenario: s.Scenario, Meta: s.Meta, Examples: s.Examples, Auth: s.Auth,
+		RequestLog: s.RequestLog, Stopped: s.Stopped, Notes: s.Notes, Series: series,
+	}
+	for _, src := range s.Thresholds {
+		e, err := threshold.Parse(src)
+		if err != nil {
+			return Input{}, fmt.Errorf("threshold: %w", err)
+		}
+		in.Thresholds = append(in.Thresholds, e)
+	}
+	return in, nil
+}
+
+// WriteJSON writes the snapshot.
+func (s *Snapshot) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(s)
+}
+
+// ReadSnapshot reads stats.json.
+func ReadSnapshot(r io.Reader) (*Snapshot, error) {
+	var s Snapshot
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return nil, err
+	}
+	if s.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("schema version %d; this loadgate reads %d", s.SchemaVersion, SchemaVersion)
+	}
+	return &s, nil
+}
+
+// MergeSnapshots merges the snapshots of the shards of one run: figures
+// added exactly, stages aligned by position, the send windows of shards
+// that ran side by side counted once.
+func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("nothing to merge")
+	}
+	out := *parts[0]
+	out.Requests = nil
+	out.Stages = nil
+	out.Examples = map[string][]Example{}
+	out.Runs = 0
+	out.Notes = nil
+	byName := map[string]*Stats{}
+	var order []RequestSnapshot
+	stageStats := make([]*Stats, len(parts[0].Stages))
+	stages := append([]StageSnapshot(nil), parts[0].Stages...)
+	var auth *AuthSummary
+	for pi, p := range parts {
+		if p.Scenario.Name != parts[0].Scenario.Name {
+			return nil, fmt.Errorf("run %d is of scenario %q, run 1 of %q: only the shards of one scenario merge", pi+1, p.Scenario.Name, parts[0].Scenario.Name)
+		}
+		if len(p.Stages) != len(stages) {
+			return nil, fmt.Errorf("run %d has %d stages, run 1 has %d", pi+1, len(p.Stages), len(stages))
+		}
+		out.Runs += max(p.Runs, 1)
+		for _, r := range p.Requests {
+			st, err := r.Stats.stats()
+			if err != nil {
+				return nil, err
+			}
+			if have, ok := byName[r.Name]; ok {
+				have.Merge(st)
+				continue
+			}
+			byName[r.Name] = st
+			order = append(order, r)
+		}
+		for i, sg := range p.Stages {
+			st, err := sg.Stats.stats()
+			if err != nil {
+				return nil, err
+			}
+			if pi == 0 {
+				stageStats[i] = st
+				continue
+			}
+			stageStats[i].Merge(st)
+			m := &stages[i]
+			m.Rate += sg.Rate
+			m.RampTo += sg.RampTo
+			m.Concurrency += sg.Concurrency
+			m.PlannedHits += sg.PlannedHits
+			if sg.Started.Before(m.Started) {
+				m.Started = sg.Started
+			}
+			if sg.Ended.After(m.Ended) {
+				m.Ended = sg.Ended
+			}
+			m.Interrupted = m.Interrupted || sg.Interrupted
+		}
+		for name, ex := range p.Examples {
+			if room := DefaultMergedExamples - len(out.Examples[name]); room > 0 {
+				out.Examples[name] = append(out.Examples[name], ex[:min(room, len(ex))]...)
+			}
+		}
+		if p.Auth != nil {
+			if auth == nil {
+				a := *p.Auth
+				auth = &a
+			} else {
+				auth.MeanMS = (auth.MeanMS*float64(auth.TokenRequests) + p.Auth.MeanMS*float64(p.Auth.TokenRequests)) / float64(max(auth.TokenRequests+p.Auth.TokenRequests, 1))
+				auth.TokenRequests += p.Auth.TokenRequests
+				auth.TokenFailures += p.Auth.TokenFailures
+				auth.ForcedRefreshes += p.Auth.ForcedRefreshes
+				auth.MaxMS = max(auth.MaxMS, p.Auth.MaxMS)
+			}
+		}
+		if p.Stopped != "" {
+			out.Stopped = p.Stopped
+		}
+		out.Notes = append(out.Notes, p.Notes...)
+	}
+	out.Auth = auth
+	out.RequestLog = nil
+	for _, r := range order {
+		ss, err := byName[r.Name].snapshot()
+		if err != nil {
+			return nil, err
+		}
+		r.Stats = ss
+		out.Requests = append(out.Requests, r)
+	}
+	for i := range stages {
+		ss, err := stageStats[i].snapshot()
+		if err != nil {
+			return nil, err
+		}
+		stages[i].Stats = ss
+	}
+	out.Stages = stages
+	if out.Runs > 1 {
+		out.Notes = append(out.Notes, fmt.Sprintf("merged from %d runs", out.Runs))
+	}
+	return &out, nil
+}
+
+// DefaultMergedExamples bounds the examples per request of a merged report.
+const DefaultMergedExamples = 10

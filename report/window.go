@@ -1,0 +1,283 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgate/loadgate/internal/threshold"
+)
+
+func isPercentile(metric string) bool {
+	switch metric {
+	case "p50", "p90", "p95", "p99", "p999":
+		return true
+	}
+	return false
+}
+
+// slide calls fn with the figures of every window of k consecutive
+// intervals, in order. Counts and moments come from running sums, and
+// the window's histogram (when wanted) from counts added as the window
+// enters an interval and taken away as it leaves it, so the cost is one
+// pass rather than one merge per interval per window.
+func slide(recs []*IntervalRecord, k int, hist bool, fn func(i int, w *IntervalRecord)) {
+	type sums struct {
+		req, logical, ok, net, proto, biz, sys, to, s4, s5 uint64
+		sum, sumsq                                         float64 // ns, ns²
+	}
+	pre := make([]sums, len(recs)+1)
+	for i, r := range recs {
+		p := pre[i]
+		if r != nil {
+			n := float64(r.Requests)
+			mean := r.MeanMS * 1e6
+			p.req += r.Requests
+			p.logical += r.Logical
+			p.ok += r.Successes
+			p.net += r.Network
+			p.proto += r.Protocol
+			p.biz += r.Business
+			p.sys += r.System
+			p.to += r.Timeouts
+			p.s4 += r.S4xx
+			p.s5 += r.S5xx
+			p.sum += n * mean
+			p.sumsq += r.M2 + n*mean*mean
+		}
+		pre[i+1] = p
+	}
+	var counts []int64
+	var proto *hdrhistogram.Snapshot
+	add := func(r *IntervalRecord, sign int64) {
+		if r == nil || r.hist == nil || r.Requests == 0 {
+			return
+		}
+		snap := r.hist.Export()
+		if proto == nil {
+			proto = &hdrhistogram.Snapshot{LowestTrackableValue: snap.LowestTrackableValue, HighestTrackableValue: snap.HighestTrackableValue, SignificantFigures: snap.SignificantFigures}
+			counts = make([]int64, len(snap.Counts))
+		}
+		for j, c := range snap.Counts {
+			if j < len(counts) {
+				counts[j] += sign * c
+			}
+		}
+	}
+	if hist {
+		for _, r := range recs[:min(k, len(recs))] {
+			add(r, 1)
+		}
+	}
+	for i := 0; i+k <= len(recs); i++ {
+		if hist && i > 0 {
+			add(recs[i-1], -1)
+			add(recs[i+k-1], 1)
+		}
+		a, b := pre[i], pre[i+k]
+		w := &IntervalRecord{
+			Requests: b.req - a.req, Logical: b.logical - a.logical, Successes: b.ok - a.ok,
+			Network: b.net - a.net, Protocol: b.proto - a.proto, Business: b.biz - a.biz, System: b.sys - a.sys,
+			Timeouts: b.to - a.to, S4xx: b.s4 - a.s4, S5xx: b.s5 - a.s5,
+		}
+		if w.Requests > 0 {
+			n := float64(w.Requests)
+			mean := (b.sum - a.sum) / n
+			w.MeanMS = mean / 1e6
+			w.M2 = math.Max(0, (b.sumsq-a.sumsq)-n*mean*mean)
+			first := true
+			for _, r := range recs[i : i+k] {
+				if r == nil || r.Requests == 0 {
+					continue
+				}
+				if first || r.MinMS < w.MinMS {
+					w.MinMS = r.MinMS
+				}
+				w.MaxMS = math.Max(w.MaxMS, r.MaxMS)
+				first = false
+			}
+		}
+		if hist && proto != nil {
+			s := *proto
+			s.Counts = counts
+			w.hist = hdrhistogram.Import(&s)
+		}
+		fn(i, w)
+	}
+}
+
+// windowValue is the value of a windowable metric over the figures rec
+// covering d of wall time; NaN when there is nothing to measure.
+func windowValue(metric string, rec *IntervalRecord, d time.Duration) float64 {
+	ratio := func(n, of uint64) float64 {
+		if of == 0 {
+			return math.NaN()
+		}
+		return float64(n) / float64(of)
+	}
+	switch metric {
+	case "error_rate":
+		return ratio(rec.Logical-rec.Successes, rec.Logical)
+	case "success_rate":
+		return ratio(rec.Successes, rec.Logical)
+	case "network_error_rate":
+		return ratio(rec.Network, rec.Logical)
+	case "protocol_error_rate":
+		return ratio(rec.Protocol, rec.Logical)
+	case "business_error_rate":
+		return ratio(rec.Business, rec.Logical)
+	case "system_error_rate":
+		return ratio(rec.System, rec.Logical)
+	case "timeout_rate":
+		return ratio(rec.Timeouts, rec.Logical)
+	case "rate_4xx":
+		return ratio(rec.S4xx, rec.Requests)
+	case "rate_5xx":
+		return ratio(rec.S5xx, rec.Requests)
+	case "throughput":
+		return float64(rec.Successes) / d.Seconds()
+	case "rate":
+		return float64(rec.Requests) / d.Seconds()
+	case "requests":
+		return float64(rec.Requests)
+	}
+	if rec.Requests == 0 {
+		return math.NaN()
+	}
+	switch metric {
+	case "mean":
+		return rec.MeanMS
+	case "stddev":
+		return rec.StdDevMS()
+	case "min":
+		return rec.MinMS
+	case "max":
+		return rec.MaxMS
+	}
+	q := map[string]float64{"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}[metric]
+	if q == 0 || rec.hist == nil {
+		return math.NaN()
+	}
+	return float64(rec.hist.ValueAtPercentile(q)) / 1e3
+}
+
+// aligned returns the intervals of a request (or all) on the time axis of
+// the whole run, with nil where the request had no result.
+func (s *Series) aligned(name string) []*IntervalRecord {
+	all := s.All()
+	if name == "" || name == AllRequests {
+		return all
+	}
+	byStart := map[int64]*IntervalRecord{}
+	for _, r := range s.ByRequest[name] {
+		byStart[r.Start] = r
+	}
+	out := make([]*IntervalRecord, len(all))
+	for i, r := range all {
+		out[i] = byStart[r.Start]
+	}
+	return out
+}
+
+func clock(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05") }
+
+// EvaluateWindowed checks a windowed rule against the time series. The
+// rule names a condition that must not happen; the result passes when it
+// never does. Actual is the worst value found (for a consecutive rule, the
+// longest streak), and Detail names the window.
+func EvaluateWindowed(e threshold.Expr, s *Series) ThresholdResult {
+	res := ThresholdResult{
+		Expr: e.Source, Metric: e.Metric.Name, Request: e.Request(), Op: string(e.Op),
+		Limit: e.Value, LimitText: e.Format(e.Value), Actual: math.NaN(), Pass: true,
+	}
+	if s == nil || len(s.All()) == 0 {
+		res.ActualText, res.Detail = "n/a", "no time series to evaluate"
+		return res
+	}
+	recs := s.aligned(e.Request())
+	first := s.All()[0].Start
+	rel := func(ms int64) string { return "+" + (time.Duration(ms-first) * time.Millisecond).String() }
+	if e.Consecutive > 0 {
+		streak, best, bestEnd, firstHit := 0, 0, 0, -1
+		for i, r := range recs {
+			v := math.NaN()
+			if r != nil {
+				v = windowValue(e.Metric.Name, r, s.Interval)
+			}
+			if e.Holds(v) {
+				streak++
+				if streak > best {
+					best, bestEnd = streak, i
+				}
+				if streak == e.Consecutive && firstHit < 0 {
+					firstHit = i
+				}
+			} else {
+				streak = 0
+			}
+		}
+		res.Actual = float64(best)
+		res.ActualText = fmt.Sprintf("%d in a row", best)
+		res.LimitText = fmt.Sprintf("%d in a row", e.Consecutive)
+		if firstHit >= 0 {
+			res.Pass = false
+			from := recs[firstHit-e.Consecutive+1]
+			if from == nil {
+				from = s.All()[firstHit-e.Consecutive+1]
+			}
+			end := s.All()[firstHit].Start + s.All()[firstHit].LengthMS
+			res.Detail = fmt.Sprintf("%d consecutive intervals from %s to %s UTC (%s to %s)",
+				e.Consecutive, clock(from.Start), clock(end), rel(from.Start), rel(end))
+		} else if best > 0 {
+			end := s.All()[bestEnd]
+			res.Detail = fmt.Sprintf("longest streak %d, ending at %s UTC (%s)", best, clock(end.Start+end.LengthMS), rel(end.Start+end.LengthMS))
+		} else {
+			res.Detail = "no interval met the condition"
+		}
+		return res
+	}
+	k := int(math.Ceil(float64(e.Window) / float64(s.Interval)))
+	k = max(1, min(k, len(recs)))
+	worse := func(a, b float64) bool { // a is worse than b for this rule
+		if math.IsNaN(b) {
+			return !math.IsNaN(a)
+		}
+		switch e.Op {
+		case threshold.GT, threshold.GE:
+			return a > b
+		case threshold.LT, threshold.LE:
+			return a < b
+		}
+		return math.Abs(a-e.Value) < math.Abs(b-e.Value)
+	}
+	worst, worstAt := math.NaN(), -1
+	slide(recs, k, isPercentile(e.Metric.Name), func(i int, w *IntervalRecord) {
+		v := windowValue(e.Metric.Name, w, time.Duration(k)*s.Interval)
+		if math.IsNaN(v) {
+			return
+		}
+		if e.Holds(v) && res.Pass {
+			res.Pass = false
+			worst, worstAt = v, i
+		}
+		if res.Pass && worse(v, worst) {
+			worst, worstAt = v, i
+		}
+	})
+	res.Actual, res.ActualText = worst, e.Format(worst)
+	if worstAt >= 0 {
+		from := s.All()[worstAt].Start
+		last := s.All()[worstAt+k-1]
+		end := last.Start + last.LengthMS
+		what := "worst window"
+		if !res.Pass {
+			what = "first window where it happened"
+		}
+		res.Detail = fmt.Sprintf("%s: %s to %s UTC (%s to %s): %s %s", what, clock(from), clock(end), rel(from), rel(end), e.Metric.Name, e.Format(worst))
+	} else {
+		res.Detail = "no window had requests"
+	}
+	return res
+}
