@@ -41,6 +41,8 @@ type Collector struct {
 	ByRequest []*Stats
 	ByStage   []*Stats
 	Stages    []StageInfo
+	// Phases holds each request's phase timings, recorded by the transport.
+	Phases []*PhaseStats
 }
 
 // NewCollector prepares figures for the named requests and the stages;
@@ -55,6 +57,7 @@ func NewCollector(names, methods, paths []string, checks [][]string, stages []St
 			}
 		}
 		c.ByRequest = append(c.ByRequest, s)
+		c.Phases = append(c.Phases, NewPhaseStats())
 	}
 	for range stages {
 		c.ByStage = append(c.ByStage, NewStats())
@@ -80,6 +83,17 @@ func (c *Collector) StageStarted(i int, at time.Time) { c.Stages[i].Started = at
 // StageEnded notes when stage i ended and whether it was cut short.
 func (c *Collector) StageEnded(i int, at time.Time, interrupted bool) {
 	c.Stages[i].Ended, c.Stages[i].Interrupted = at, interrupted
+}
+
+// TotalPhases merges the per-request phase timings.
+func (c *Collector) TotalPhases() *PhaseStats {
+	t := NewPhaseStats()
+	for _, p := range c.Phases {
+		if p != nil {
+			t.Merge(p)
+		}
+	}
+	return t
 }
 
 // Total merges the per-request figures into the run's.

@@ -33,15 +33,18 @@ type Report struct {
 	DurationS     float64      `json:"duration_s"`
 	// Verdict is "pass" when every threshold holds, "fail" when one does
 	// not, and "interrupted" when the run was stopped before its end.
-	Verdict     string                    `json:"verdict"`
-	Interrupted bool                      `json:"interrupted"`
-	Totals      Totals                    `json:"totals"`
-	Latency     Latency                   `json:"latency_ms"`
-	E2ELatency  *Latency                  `json:"e2e_latency_ms,omitempty"`
-	Requests    map[string]RequestSummary `json:"requests"`
-	Stages      []StageSummary            `json:"stages"`
-	Thresholds  []ThresholdResult         `json:"thresholds"`
-	Meta        Meta                      `json:"meta"`
+	Verdict     string   `json:"verdict"`
+	Interrupted bool     `json:"interrupted"`
+	Totals      Totals   `json:"totals"`
+	Latency     Latency  `json:"latency_ms"`
+	E2ELatency  *Latency `json:"e2e_latency_ms,omitempty"`
+	// Phases is the DNS, connect, TLS and time-to-first-byte timings of
+	// the tries, and connection reuse.
+	Phases     *Phases                   `json:"phases_ms,omitempty"`
+	Requests   map[string]RequestSummary `json:"requests"`
+	Stages     []StageSummary            `json:"stages"`
+	Thresholds []ThresholdResult         `json:"thresholds"`
+	Meta       Meta                      `json:"meta"`
 	// Stopped says why the run ended before its stages did, other than an
 	// interrupt (a data feeder ran out).
 	Stopped string `json:"stopped,omitempty"`
@@ -181,6 +184,7 @@ type RequestSummary struct {
 	// E2ELatency is the end-to-end latency of logical requests, retries
 	// and waits included; present when a request was retried.
 	E2ELatency *Latency  `json:"e2e_latency_ms,omitempty"`
+	Phases     *Phases   `json:"phases_ms,omitempty"`
 	Checks     []Check   `json:"checks,omitempty"`
 	Examples   []Example `json:"examples,omitempty"`
 }
@@ -276,6 +280,7 @@ func Build(in Input) *Report {
 		Totals:        totals(total, send, wall),
 		Latency:       latency(total.Hist, total),
 		E2ELatency:    e2e(total),
+		Phases:        c.TotalPhases().summary(),
 		Stopped:       in.Stopped,
 		Auth:          in.Auth,
 		RequestLog:    in.RequestLog,
@@ -290,6 +295,9 @@ func Build(in Input) *Report {
 		rs := RequestSummary{
 			Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send, wall), Latency: latency(s.Hist, s),
 			E2ELatency: e2e(s), Examples: in.Examples[name],
+		}
+		if i < len(c.Phases) {
+			rs.Phases = c.Phases[i].summary()
 		}
 		for _, ch := range s.Checks {
 			rs.Checks = append(rs.Checks, Check{Name: ch.Name, Checked: ch.Checked, Failed: ch.Failed, FailureRate: zeroNaN(ratio(ch.Failed, ch.Checked))})
@@ -544,18 +552,21 @@ func Evaluate(r *Report, ths []threshold.Expr, s *Series) []ThresholdResult {
 
 // value returns the figure a threshold names, NaN when there is none.
 func (r *Report) value(e threshold.Expr) float64 {
-	t, l := r.Totals, r.Latency
+	t, l, ph := r.Totals, r.Latency, r.Phases
 	var checks []Check
 	if name := e.Request(); name != "" {
 		rs, ok := r.Requests[name]
 		if !ok {
 			return math.NaN()
 		}
-		t, l, checks = rs.Totals, rs.Latency, rs.Checks
+		t, l, checks, ph = rs.Totals, rs.Latency, rs.Checks, rs.Phases
 	} else {
 		for _, n := range r.RequestNames() {
 			checks = append(checks, r.Requests[n].Checks...)
 		}
+	}
+	if v, ok := phaseMetric(e.Metric.Name, ph); ok {
+		return v
 	}
 	switch e.Metric.Name {
 	case "error_code":

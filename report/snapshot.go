@@ -34,10 +34,52 @@ type Snapshot struct {
 
 // RequestSnapshot is one request name's state.
 type RequestSnapshot struct {
-	Name   string        `json:"name"`
-	Method string        `json:"method"`
-	Path   string        `json:"path"`
-	Stats  StatsSnapshot `json:"stats"`
+	Name   string         `json:"name"`
+	Method string         `json:"method"`
+	Path   string         `json:"path"`
+	Stats  StatsSnapshot  `json:"stats"`
+	Phases *PhaseSnapshot `json:"phases,omitempty"`
+}
+
+// PhaseSnapshot is PhaseStats with its histograms encoded.
+type PhaseSnapshot struct {
+	Hists  [numPhases][]byte `json:"hists"` // dns, connect, tls, ttfb
+	New    uint64            `json:"new"`
+	Reused uint64            `json:"reused"`
+}
+
+func (p *PhaseStats) snapshot() (*PhaseSnapshot, error) {
+	if p == nil {
+		return nil, nil
+	}
+	out := &PhaseSnapshot{New: p.New, Reused: p.Reused}
+	for i, h := range p.Hists {
+		b, err := encodeHist(h)
+		if err != nil {
+			return nil, err
+		}
+		out.Hists[i] = b
+	}
+	return out, nil
+}
+
+func (ps *PhaseSnapshot) stats() (*PhaseStats, error) {
+	p := NewPhaseStats()
+	if ps == nil {
+		return p, nil
+	}
+	p.New, p.Reused = ps.New, ps.Reused
+	for i, b := range ps.Hists {
+		if len(b) == 0 {
+			continue
+		}
+		h, err := hdrhistogram.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s histogram: %w", phaseNames[i], err)
+		}
+		p.Hists[i] = h
+	}
+	return p, nil
 }
 
 // StageSnapshot is one stage's plan, timing and state.
@@ -184,7 +226,13 @@ func (c *Collector) Snapshot(in Input, interval time.Duration) (*Snapshot, error
 		if err != nil {
 			return nil, err
 		}
-		snap.Requests = append(snap.Requests, RequestSnapshot{Name: name, Method: c.Methods[i], Path: c.Paths[i], Stats: ss})
+		rs := RequestSnapshot{Name: name, Method: c.Methods[i], Path: c.Paths[i], Stats: ss}
+		if i < len(c.Phases) {
+			if rs.Phases, err = c.Phases[i].snapshot(); err != nil {
+				return nil, err
+			}
+		}
+		snap.Requests = append(snap.Requests, rs)
 	}
 	for i, st := range c.Stages {
 		ss, err := c.ByStage[i].snapshot()
@@ -208,8 +256,13 @@ func (s *Snapshot) Input(series *Series) (Input, error) {
 		if err != nil {
 			return Input{}, fmt.Errorf("request %s: %w", r.Name, err)
 		}
+		ph, err := r.Phases.stats()
+		if err != nil {
+			return Input{}, fmt.Errorf("request %s: %w", r.Name, err)
+		}
 		c.Names, c.Methods, c.Paths = append(c.Names, r.Name), append(c.Methods, r.Method), append(c.Paths, r.Path)
 		c.ByRequest = append(c.ByRequest, st)
+		c.Phases = append(c.Phases, ph)
 	}
 	for _, sg := range s.Stages {
 		st, err := sg.Stats.stats()
@@ -270,6 +323,7 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 	out.Runs = 0
 	out.Notes = nil
 	byName := map[string]*Stats{}
+	phases := map[string]*PhaseStats{}
 	var order []RequestSnapshot
 	stageStats := make([]*Stats, len(parts[0].Stages))
 	stages := append([]StageSnapshot(nil), parts[0].Stages...)
@@ -287,11 +341,16 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
+			ph, err := r.Phases.stats()
+			if err != nil {
+				return nil, err
+			}
 			if have, ok := byName[r.Name]; ok {
 				have.Merge(st)
+				phases[r.Name].Merge(ph)
 				continue
 			}
-			byName[r.Name] = st
+			byName[r.Name], phases[r.Name] = st, ph
 			order = append(order, r)
 		}
 		for i, sg := range p.Stages {
@@ -347,6 +406,9 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 			return nil, err
 		}
 		r.Stats = ss
+		if r.Phases, err = phases[r.Name].snapshot(); err != nil {
+			return nil, err
+		}
 		out.Requests = append(out.Requests, r)
 	}
 	for i := range stages {

@@ -105,12 +105,10 @@ func NewHTTPClient(c Client) *HTTPClient {
 		TLSHandshakeTimeout: c.Timeout,
 		ForceAttemptHTTP2:   c.HTTP2,
 	}
-	var rt http.RoundTripper = tr
 	if !c.HTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		rt = countEveryAttempt{tr}
 	}
-	return &HTTPClient{Client: &http.Client{Transport: rt, Timeout: c.Timeout}, conns: cs}
+	return &HTTPClient{Client: &http.Client{Transport: tr, Timeout: c.Timeout}, conns: cs}
 }
 
 // Plan is everything a run sends.
@@ -136,6 +134,12 @@ type Plan struct {
 	// GroupBy is a response header recorded on every try, for the error
 	// breakdown of retried tries.
 	GroupBy string
+	// Phases, when set, receives the phase timings of every try (traced
+	// with net/http/httptrace). Tracing also catches Go's silent resends.
+	Phases PhaseFunc
+	// NoTrace turns tracing off: no phase timings, and Go's silent resends
+	// of idempotent requests go unnoticed.
+	NoTrace bool
 	// Secret registers a value that must never be written out (new OAuth2
 	// tokens); nil when nothing needs it.
 	Secret func(string)
@@ -149,6 +153,10 @@ type Extra struct {
 	Attempts []Attempt
 	// Sent is the body sent, kept for requests whose checks compare with it.
 	Sent []byte
+	// Resent is the number of tries Go's transport made again on its own
+	// after a reused connection failed: failed tries the result does not
+	// show.
+	Resent int
 }
 
 // Handler receives the progress of a run. Its methods are called from one
@@ -186,7 +194,10 @@ func New(p *Plan) (*Runner, error) {
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
 		next: p.Client.Transport, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.Timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy,
+		timeout: p.Client.Timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy, hits: hits,
+	}
+	if !p.NoTrace {
+		rt.tracer = &tracer{phases: p.Phases}
 	}
 	for _, q := range p.Requests {
 		rt.policies = append(rt.policies, q.Retry)
@@ -207,7 +218,7 @@ func New(p *Plan) (*Runner, error) {
 	if rt.retrying() {
 		// Each try gets its own timeout; the client's would cover them all.
 		client.Timeout = 0
-		rt.hits = hits
+		rt.recordTries = true
 	}
 	r.rt, r.client = rt, &client
 	return r, nil
@@ -315,7 +326,7 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		}
 		x = Extra{Hit: hid}
 		if rec := r.tr.hits.take(hid); rec != nil {
-			x.Attempts, x.Sent = rec.attempts, rec.sent
+			x.Attempts, x.Sent, x.Resent = rec.attempts, rec.sent, rec.resent
 		}
 		if herr = h.Result(i, req, res, &x); herr != nil {
 			atk.Stop()

@@ -216,21 +216,22 @@ func TestSchedule(t *testing.T) {
 
 type errCounter struct {
 	countingHandler
-	errs, ok int
+	errs, ok, resent int
 }
 
-func (e *errCounter) Result(stage, req int, r *vegeta.Result, _ *Extra) error {
+func (e *errCounter) Result(stage, req int, r *vegeta.Result, x *Extra) error {
 	if r.Code == 0 {
 		e.errs++
 	} else {
 		e.ok++
 	}
+	e.resent += x.Resent
 	return nil
 }
 
 // TestDroppedConnectionsAreCounted checks that a GET whose keep-alive
-// connection is dropped shows as an error rather than being resent by Go's
-// transport behind the figures' back.
+// connection is dropped is not lost in Go's transport, which sends it again
+// on a new connection: the trace notices, and the result says so.
 func TestDroppedConnectionsAreCounted(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
@@ -253,8 +254,11 @@ func TestDroppedConnectionsAreCounted(t *testing.T) {
 	if err := run(context.Background(), plan, h); err != nil {
 		t.Fatal(err)
 	}
-	if h.errs+h.ok != 500 || h.errs != 50 || n.Load() != 500 {
-		t.Errorf("results %d (errors %d), server saw %d; want 500 with exactly 50 errors", h.errs+h.ok, h.errs, n.Load())
+	// Every 10th request the server saw was dropped; Go resent it, and the
+	// resent one could be dropped in turn.
+	seen := int(n.Load())
+	if h.errs+h.ok != 500 || h.errs+h.resent != seen-500 || seen/10 != h.errs+h.resent {
+		t.Errorf("results %d (errors %d, resent %d), server saw %d", h.errs+h.ok, h.errs, h.resent, seen)
 	}
 }
 

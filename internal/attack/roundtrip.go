@@ -78,6 +78,7 @@ type Attempt struct {
 type hitRecord struct {
 	sent     []byte
 	attempts []Attempt
+	resent   int
 }
 
 // hitStore holds hit records between the send and the result. It holds
@@ -164,8 +165,10 @@ type roundTripper struct {
 	tokens    *tokenSource
 	static    *staticAuth
 	policies  []*RetryPolicy // by request index
-	hits      *hitStore      // records tries when retries are on
-	timeout   time.Duration  // per try, when retrying
+	hits        *hitStore
+	recordTries bool          // record every try in hits: retries are on
+	tracer      *tracer       // nil when tracing is off
+	timeout     time.Duration // per try, when retrying
 	abort     context.Context
 	groupBy   string // response header recorded on each try
 }
@@ -206,17 +209,32 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		pol = t.policies[idx]
 	}
 	if pol == nil && tok == nil {
-		return t.next.RoundTrip(req)
+		return t.send(req, idx, hid, tagged)
 	}
-	return t.tries(req, hid, tagged, pol, tok)
+	return t.tries(req, idx, hid, tagged, pol, tok)
 }
 
-func (t *roundTripper) tries(req *http.Request, hid uint64, tagged bool, pol *RetryPolicy, tok *token) (*http.Response, error) {
+// send makes one try, traced when tracing is on.
+func (t *roundTripper) send(r *http.Request, idx int, hid uint64, tagged bool) (*http.Response, error) {
+	if t.tracer == nil {
+		return t.next.RoundTrip(r)
+	}
+	if !tagged {
+		idx = -1
+	}
+	resp, resent, err := t.tracer.send(t.next, r, idx)
+	if resent > 0 && tagged {
+		t.hits.get(hid).resent += resent
+	}
+	return resp, err
+}
+
+func (t *roundTripper) tries(req *http.Request, idx int, hid uint64, tagged bool, pol *RetryPolicy, tok *token) (*http.Response, error) {
 	if pol == nil {
 		pol = &RetryPolicy{}
 	}
 	var rec *hitRecord
-	if tagged && t.hits != nil {
+	if tagged && t.recordTries {
 		rec = t.hits.get(hid)
 	}
 	var n429, n5xx, nNet int
@@ -239,7 +257,7 @@ func (t *roundTripper) tries(req *http.Request, hid uint64, tagged bool, pol *Re
 		ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
 		r = r.WithContext(ctx)
 		start := time.Now()
-		resp, err := t.next.RoundTrip(r)
+		resp, err := t.send(r, idx, hid, tagged)
 		if err != nil && t.abort.Err() != nil {
 			cancel()
 			return nil, errAborted

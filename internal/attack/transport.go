@@ -1,32 +1,76 @@
 package attack
 
 import (
-	"io"
+	"crypto/tls"
 	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"time"
 )
 
-// countEveryAttempt wraps an HTTP/1 transport so that each request is
-// sent exactly once. Go's transport silently resends a GET (or any
-// request without a body) when a reused keep-alive connection turns out
-// to be closed, which hides a target that drops connections: the error
-// never reaches the figures. A request whose body is set and cannot be
-// rewound is never resent; an empty body with an "identity" transfer
-// encoding puts no Content-Length or Transfer-Encoding header on the wire,
-// so the request the target sees is unchanged.
-type countEveryAttempt struct{ next http.RoundTripper }
+// PhaseFunc receives the phase timings of one HTTP try of request req:
+// DNS lookup, TCP connect and TLS handshake (zero on a reused connection)
+// and the time to the first response byte. It is called from many
+// goroutines at once.
+type PhaseFunc func(req int, dns, connect, tls, ttfb time.Duration, reused bool)
 
-type emptyBody struct{}
+// traceState is one try's connection trace, pooled: the hooks it uses all
+// fire before the transport returns the response, so it can be reused
+// as soon as RoundTrip returns.
+type traceState struct {
+	trace                       httptrace.ClientTrace
+	dnsStart, connStart, tlsStt time.Time
+	dns, connect, tls           time.Duration
+	firstByte                   time.Time
+	gotConn                     int
+	reused                      bool
+}
 
-func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
-func (emptyBody) Close() error             { return nil }
-
-var identity = []string{"identity"}
-
-func (c countEveryAttempt) RoundTrip(r *http.Request) (*http.Response, error) {
-	// vegeta builds a new request for every hit, so changing it here is
-	// safe.
-	if r.Body == nil || r.Body == http.NoBody {
-		r.Body, r.GetBody, r.TransferEncoding = emptyBody{}, nil, identity
+func newTraceState() *traceState {
+	st := &traceState{}
+	st.trace = httptrace.ClientTrace{
+		DNSStart:          func(httptrace.DNSStartInfo) { st.dnsStart = time.Now() },
+		DNSDone:           func(httptrace.DNSDoneInfo) { st.dns = time.Since(st.dnsStart) },
+		ConnectStart:      func(string, string) { st.connStart = time.Now() },
+		ConnectDone:       func(string, string, error) { st.connect = time.Since(st.connStart) },
+		TLSHandshakeStart: func() { st.tlsStt = time.Now() },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { st.tls = time.Since(st.tlsStt) },
+		// A second GotConn in one try means Go's transport sent the
+		// request again after a reused connection failed: loadgate
+		// counts that failed try rather than hiding it.
+		GotConn:              func(i httptrace.GotConnInfo) { st.gotConn++; st.reused = i.Reused },
+		GotFirstResponseByte: func() { st.firstByte = time.Now() },
 	}
-	return c.next.RoundTrip(r)
+	return st
+}
+
+// tracer measures the phases of every try with net/http/httptrace and
+// notices Go's silent resends.
+type tracer struct {
+	pool   sync.Pool
+	phases PhaseFunc
+}
+
+// send makes one try through next, traced. It returns how many times the
+// transport sent the request again on its own.
+func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.Response, int, error) {
+	st, _ := t.pool.Get().(*traceState)
+	if st == nil {
+		st = newTraceState()
+	}
+	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.firstByte = 0, 0, 0, 0, false, time.Time{}
+	start := time.Now()
+	resp, err := next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), &st.trace)))
+	resent := max(st.gotConn-1, 0)
+	if t.phases != nil && req >= 0 {
+		var ttfb time.Duration
+		if !st.firstByte.IsZero() {
+			ttfb = st.firstByte.Sub(start)
+		}
+		if err == nil || st.gotConn > 0 {
+			t.phases(req, st.dns, st.connect, st.tls, ttfb, st.reused)
+		}
+	}
+	t.pool.Put(st)
+	return resp, resent, err
 }

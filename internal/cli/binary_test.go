@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
+	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -143,19 +142,22 @@ func TestSignalStopsRunAndKeepsData(t *testing.T) {
 			if r.Requests["ok"].Totals.Successes < 30 {
 				t.Errorf("ok successes = %d after a second at 50/s", r.Requests["ok"].Totals.Successes)
 			}
-			f, err := os.Open(filepath.Join(out, "results.gob"))
+			f, err := os.Open(filepath.Join(out, "results.lgr"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			dec := vegeta.NewDecoder(f)
+			rd, err := results.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var n uint64
-			for {
-				var res vegeta.Result
-				if err := dec.Decode(&res); err != nil {
-					break
-				}
+			var res results.Result
+			for rd.Next(&res) == nil {
 				n++
+			}
+			if rd.Damage != nil {
+				t.Errorf("raw results damaged: %v", rd.Damage)
 			}
 			if n != r.Totals.Requests {
 				t.Errorf("raw results hold %d, report counts %d", n, r.Totals.Requests)

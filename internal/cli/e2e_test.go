@@ -73,7 +73,7 @@ thresholds:
 `)
 	out := filepath.Join(dir, "run")
 	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out})
+	code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out, "--raw", "vegeta"})
 	if code != ExitFail {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, ExitFail, stderr.String())
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/buildinfo"
 	"github.com/loadgate/loadgate/internal/reqlog"
+	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
@@ -29,13 +30,14 @@ import (
 const (
 	fileReport  = "report.json"
 	fileSummary = "summary.txt"
-	fileRaw     = "results.gob"
+	fileRaw     = "results.lgr"
+	fileRawGob  = "results.gob"
 	fileLog     = "requests.jsonl"
 )
 
 // runOne runs one scenario into dir. It returns the rendered report
 // whenever one could be built, with an error when the run failed part way.
-func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*rendered, error) {
+func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string) (*rendered, error) {
 	base := sc.Target.BaseURL
 	var notes []string
 	if base == scenario.Embedded {
@@ -52,23 +54,18 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 		notes = append(notes, "TLS certificate checks were off (http.insecure_tls)")
 	}
 	pr := prepare(sc, base)
-	runner, err := attack.New(pr.plan)
+
+	raw, err := openRaw(dir, rawFormat, sc, pr)
 	if err != nil {
 		return nil, err
 	}
-
-	rawFile, err := os.Create(filepath.Join(dir, fileRaw))
-	if err != nil {
-		return nil, fmt.Errorf("create raw results file: %w", err)
-	}
-	raw := bufio.NewWriterSize(rawFile, 256<<10)
 	logFile, err := os.Create(filepath.Join(dir, fileLog))
 	if err != nil {
-		rawFile.Close()
+		raw.close()
 		return nil, fmt.Errorf("create request log: %w", err)
 	}
 	reqLog := reqlog.New(logFile, sc.LogMaxSize())
-	rec := newRecorder(pr, vegeta.NewEncoder(raw), reqLog)
+	rec := newRecorder(pr, raw.sink, reqLog)
 	seriesFile, err1 := os.Create(filepath.Join(dir, fileSeries))
 	hlogFile, err2 := os.Create(filepath.Join(dir, fileHlog))
 	if err := errors.Join(err1, err2); err != nil {
@@ -76,6 +73,14 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 	}
 	interval := sc.Interval()
 	rec.tl = report.NewTimeline(interval, rec.col.Names, targetRate(rec.col.Stages), seriesFile, hlogFile)
+	phases := rec.col.Phases
+	pr.plan.Phases = func(req int, dns, connect, tls, ttfb time.Duration, reused bool) {
+		phases[req].Add(&report.PhaseSample{DNS: dns, Connect: connect, TLS: tls, TTFB: ttfb, Reused: reused})
+	}
+	runner, err := attack.New(pr.plan)
+	if err != nil {
+		return nil, err
+	}
 
 	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
 		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
@@ -95,7 +100,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir string) (*
 		what string
 		err  error
 	}{
-		{"raw results", raw.Flush()}, {"raw results", rawFile.Close()},
+		{"raw results", raw.close()},
 		{"request log", reqLog.Flush()}, {"request log", logFile.Close()},
 		{"time series", rec.tl.Close()}, {"time series", seriesFile.Close()}, {"time series", hlogFile.Close()},
 	} {
@@ -190,4 +195,68 @@ func writeJSONFile(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Raw results formats.
+const (
+	rawLean   = "lgr"
+	rawVegeta = "vegeta"
+	rawNone   = "none"
+)
+
+// rawStore is the raw results file of a run.
+type rawStore struct {
+	sink  rawSink
+	close func() error
+}
+
+// openRaw creates the raw results file: loadgate's compact format by
+// default, vegeta's gob when asked, or none.
+func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore, error) {
+	if format == rawNone {
+		return &rawStore{sink: func(int, *vegeta.Result) error { return nil }, close: func() error { return nil }}, nil
+	}
+	name := fileRaw
+	if format == rawVegeta {
+		name = fileRawGob
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("create raw results file: %w", err)
+	}
+	if format == rawVegeta {
+		bw := bufio.NewWriterSize(f, 256<<10)
+		enc := vegeta.NewEncoder(bw)
+		return &rawStore{
+			sink:  func(_ int, r *vegeta.Result) error { return enc(r) },
+			close: func() error { return errors.Join(bw.Flush(), f.Close()) },
+		}, nil
+	}
+	h := results.Header{Scenario: sc.Name, Started: time.Now()}
+	fixed := make([]string, len(pr.plan.Requests))
+	for i, r := range pr.plan.Requests {
+		if r.PathT == nil {
+			fixed[i] = pr.redactor.URL(r.URL)
+		}
+		h.Requests = append(h.Requests, results.Request{Name: r.Name, Method: r.Method, URL: fixed[i]})
+	}
+	w, err := results.NewWriter(f, h)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write raw results: %w", err)
+	}
+	var rec results.Result
+	return &rawStore{
+		sink: func(req int, r *vegeta.Result) error {
+			rec = results.Result{
+				Request: req, Timestamp: r.Timestamp, Latency: r.Latency, Code: r.Code,
+				BytesIn: r.BytesIn, BytesOut: r.BytesOut, Error: r.Error,
+			}
+			if r.URL != fixed[req] {
+				rec.URL = r.URL
+			}
+			return w.Write(&rec)
+		},
+		close: func() error { return errors.Join(w.Flush(), f.Close()) },
+	}, nil
 }

@@ -24,7 +24,7 @@ type recorder struct {
 	pr       *prepared
 	col      *report.Collector
 	tl       *report.Timeline
-	enc      vegeta.Encoder
+	raw      rawSink
 	log      *reqlog.Log
 	sample   uint64
 	examples map[string][]report.Example
@@ -42,7 +42,10 @@ type recorder struct {
 	lastURL, lastRed []string
 }
 
-func newRecorder(pr *prepared, enc vegeta.Encoder, log *reqlog.Log) *recorder {
+// rawSink streams one result of request req to the raw results file.
+type rawSink func(req int, res *vegeta.Result) error
+
+func newRecorder(pr *prepared, raw rawSink, log *reqlog.Log) *recorder {
 	sc := pr.sc
 	n := len(sc.Requests)
 	names, methods, paths := make([]string, n), make([]string, n), make([]string, n)
@@ -61,7 +64,7 @@ func newRecorder(pr *prepared, enc vegeta.Encoder, log *reqlog.Log) *recorder {
 		stageNames[i] = st.Name
 	}
 	return &recorder{
-		pr: pr, col: report.NewCollector(names, methods, paths, checks, stages), enc: enc, log: log,
+		pr: pr, col: report.NewCollector(names, methods, paths, checks, stages), raw: raw, log: log,
 		sample: uint64(sc.LogSample()), examples: map[string][]report.Example{}, maxEx: sc.Examples(),
 		stages: stageNames, lastURL: make([]string, n), lastRed: make([]string, n),
 	}
@@ -126,6 +129,17 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	l.Code, l.ErrorCode, l.Checked = int(res.Code), r.out.ErrorCode, r.out.Checked
 	l.Failed = append(l.Failed, r.out.Failed...)
 	last.Group, last.Class = r.out.Group, l.Class
+	if x.Resent > 0 {
+		// Go's transport sent the request again after a reused connection
+		// failed; the failed tries count as what they were.
+		hidden := make([]report.Try, 0, len(r.tries)+x.Resent+1)
+		for range x.Resent {
+			hidden = append(hidden, report.Try{Timestamp: last.Timestamp, Err: report.ErrClosed, Class: report.ClassNetwork})
+			l.RetryCauses = append(l.RetryCauses, "resent")
+		}
+		r.tries = append(hidden, r.tries...)
+		l.Tries += x.Resent
+	}
 	r.tries = append(r.tries, last)
 	r.col.Record(stage, req, r.tries, l)
 	if r.tl != nil {
@@ -159,7 +173,7 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		res.Error = r.pr.redactor.String(res.Error)
 	}
 	res.Headers, res.Body = nil, nil // not kept in the raw results
-	return r.enc(res)
+	return r.raw(req, res)
 }
 
 func (r *recorder) keepExample(req int, res *vegeta.Result, x *attack.Extra, l *report.Logical) {

@@ -11,29 +11,35 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
 )
 
 type reportOptions struct {
-	format string
-	out    string
+	format     string
+	out        string
+	thresholds []string
 }
 
 func (o *reportOptions) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.format, "format", "f", "text", "what to print: text, json, html, junit or md")
 	fs.StringVar(&o.out, "out", "", "write every report file (report.json, report.html, junit.xml, summary.md, plots, and the merged figures) into this folder")
+	fs.StringArrayVar(&o.thresholds, "threshold", nil, "with a raw results file: a threshold to check, such as 'p95 < 800ms' (repeat for more)")
 }
 
 func reportCommand() *command {
 	c := &command{
 		name:    "report",
 		summary: "Render a run's reports again, or merge the runs of a split run",
-		usage:   "loadgate report RUN_DIR... [--format text|json|html|junit|md] [--out DIR]",
+		usage: `loadgate report RUN_DIR... [--format text|json|html|junit|md] [--out DIR]
+		loadgate report RESULTS_FILE [--threshold EXPR]... [--format ...]`,
 		details: `Renders reports from what a run folder stores (stats.json, timeseries.jsonl,
 latency.hlog), without the raw results. Several run folders (the shards of
 one split run) are merged exactly: histograms added, counts summed, time
 series aligned by wall clock; thresholds are evaluated on the merged figures.
-A suite folder renders its suite report again.
+A suite folder renders its suite report again. A raw results file
+(results.lgr, or a gob, CSV or JSON file of the vegeta CLI) is read whole and
+its figures computed from scratch; --threshold gives it thresholds.
 
 The exit code is the verdict's, as for 'loadgate run': 0 pass, 1 a threshold
 failed, 3 the run was interrupted.
@@ -65,6 +71,12 @@ Examples:
 			if _, err := os.Stat(filepath.Join(fs.Arg(0), "suite.json")); err == nil {
 				return reportSuite(env, fs.Arg(0), &o)
 			}
+			if isRawFile(fs.Arg(0)) {
+				return reportRaw(env, fs.Arg(0), &o)
+			}
+		}
+		if len(o.thresholds) > 0 {
+			return usageErr("a run folder's thresholds are the scenario's", "--threshold applies to a raw results file")
 		}
 		var runs []*runData
 		for _, dir := range fs.Args() {
@@ -206,4 +218,30 @@ func reportSuite(env *Env, dir string, o *reportOptions) error {
 		return withCode(ExitRunFail, err, "")
 	}
 	return verdictErr{worst}
+}
+
+// reportRaw reports on a raw results file.
+func reportRaw(env *Env, path string, o *reportOptions) error {
+	var ths []threshold.Expr
+	for _, src := range o.thresholds {
+		e, err := threshold.Parse(src)
+		if err != nil {
+			return usageErr("", "--threshold: %v", err)
+		}
+		if e.Windowed() {
+			return usageErr("", "--threshold %q: windowed thresholds need a run folder's time series", src)
+		}
+		ths = append(ths, e)
+	}
+	r, err := readRaw(path, ths)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.rep.Notes {
+		fmt.Fprintf(env.Stderr, "loadgate: warning: %s\n", n)
+	}
+	if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	return verdictErr{exitCode(r.rep)}
 }

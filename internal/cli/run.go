@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type runOptions struct {
 	rate        string
 	concurrency int
 	duration    string
+	cpuProfile  string
+	raw         string
 }
 
 func (o *runOptions) register(fs *pflag.FlagSet) {
@@ -32,6 +35,8 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.rate, "rate", "", "replace the stages with one open-model stage at this rate (200, 200/s, 12000/m)")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "replace the stages with one closed-model stage of N workers")
 	fs.StringVar(&o.duration, "duration", "", "length of the --rate or --concurrency stage; alone, fit the scenario's stages into this length")
+	fs.StringVar(&o.raw, "raw", rawLean, "raw results: lgr (compact; 'loadgate export' writes vegeta's formats), vegeta (results.gob, read by 'vegeta report') or none")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (for 'go tool pprof')")
 }
 
 func runCommand() *command {
@@ -178,6 +183,11 @@ func applyOverrides(sc *scenario.Scenario, o *runOptions) error {
 }
 
 func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) error {
+	switch o.raw {
+	case rawLean, rawVegeta, rawNone:
+	default:
+		return usageErr("", "--raw %q: want lgr, vegeta or none", o.raw)
+	}
 	files, suite, err := expandPaths(args)
 	if err != nil {
 		return err
@@ -192,6 +202,17 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		}
 	}
 	raiseFileLimit()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usageErr("", "--cpu-profile: %v", cleanPathErr(err))
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usageErr("", "--cpu-profile: %v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	stamp := env.Now().UTC().Format("20060102T150405Z")
 	if !suite {
 		dir := o.out
@@ -202,7 +223,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, scs[0], dir)
+		r, err := runOne(ctx, env, scs[0], dir, o.raw)
 		if r == nil {
 			return err
 		}
@@ -293,7 +314,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 		if _, err := prepareDir(e.Dir, true); err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, sc, e.Dir)
+		r, err := runOne(ctx, env, sc, e.Dir, o.raw)
 		if r != nil {
 			runs = append(runs, r)
 		}

@@ -54,6 +54,13 @@ func buildMetrics() map[string]Metric {
 	register(PerSecond, req, "per second", "throughput", "rate")
 	register(Count, req, "number of requests", "requests")
 	register(Count, req, "HTTP requests sent per logical request, retries included", "retry_amplification")
+	for _, ph := range []string{"dns", "connect", "tls", "ttfb"} {
+		for _, q := range []string{"p50", "p90", "p95", "p99", "max", "mean"} {
+			register(Duration, req, ph+" phase of the tries", ph+"_"+q)
+		}
+	}
+	register(Ratio, req, "share of tries that opened a new connection", "new_connection_rate")
+	register(Ratio, req, "share of tries that reused a connection", "connection_reuse_rate")
 	return out
 }
 
@@ -108,8 +115,13 @@ func (e Expr) Windowed() bool { return e.Window > 0 || e.Consecutive > 0 }
 // window of the time series.
 func Windowable(metric string) bool {
 	switch metric {
-	case "error_code", "check_failure_rate", "retry_amplification":
+	case "error_code", "check_failure_rate", "retry_amplification", "new_connection_rate", "connection_reuse_rate":
 		return false
+	}
+	for _, ph := range []string{"dns_", "connect_", "tls_", "ttfb_"} {
+		if strings.HasPrefix(metric, ph) {
+			return false
+		}
 	}
 	return true
 }

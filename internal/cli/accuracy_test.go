@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/loadgate/loadgate/internal/results"
+)
+
+// TestAccuracy runs against a fixed-delay endpoint: p50 lands within 1 ms
+// of the delay, and every percentile of the report is within the
+// histogram's precision (3 significant digits) of the exact one, computed
+// here from the raw results.
+func TestAccuracy(t *testing.T) {
+	t.Parallel()
+	const delay = 5 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+	}))
+	defer srv.Close()
+	code, r, out := runScenario(t, `name: accuracy
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: fixed, path: /}]
+stages: [{duration: 2s, rate: 500/s}]
+`, nil)
+	if code != ExitPass {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if math.Abs(r.Latency.P50-float64(delay.Milliseconds())) > 1 {
+		t.Errorf("p50 %vms, want within 1 ms of %v", r.Latency.P50, delay)
+	}
+	// The exact percentiles, from every latency in the raw results.
+	dir := filepath.Dir(r.Scenario.File)
+	f, err := os.Open(filepath.Join(dir, "run", "results.lgr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := results.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat []time.Duration
+	var res results.Result
+	for {
+		if err := rd.Next(&res); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+		lat = append(lat, res.Latency)
+	}
+	if len(lat) != 1000 || rd.Damage != nil {
+		t.Fatalf("%d raw results (damage %v)", len(lat), rd.Damage)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	exact := func(q float64) float64 {
+		return float64(lat[int(math.Ceil(q/100*float64(len(lat))-1e-9))-1]) / 1e6
+	}
+	var sum float64
+	for _, l := range lat {
+		sum += float64(l) / 1e6
+	}
+	for _, c := range []struct {
+		name       string
+		got, exact float64
+	}{
+		{"p50", r.Latency.P50, exact(50)}, {"p90", r.Latency.P90, exact(90)}, {"p95", r.Latency.P95, exact(95)},
+		{"p99", r.Latency.P99, exact(99)}, {"p999", r.Latency.P999, exact(99.9)},
+		{"max", r.Latency.Max, float64(lat[len(lat)-1]) / 1e6}, {"min", r.Latency.Min, float64(lat[0]) / 1e6},
+		{"mean", r.Latency.Mean, sum / float64(len(lat))},
+	} {
+		// 3 significant digits: within 0.1% (and the 1 µs unit and the
+		// report's rounding to 1 µs).
+		if tol := c.exact*0.001 + 0.002; math.Abs(c.got-c.exact) > tol {
+			t.Errorf("%s: report %vms, exact %vms (tolerance %vms)", c.name, c.got, c.exact, tol)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/loadgate/loadgate/internal/results"
+	"github.com/loadgate/loadgate/internal/threshold"
+	"github.com/loadgate/loadgate/report"
+)
+
+// rawInput is a raw results file read for a report: loadgate's own, or
+// any file the vegeta CLI writes (gob, CSV, JSON).
+type rawInput struct {
+	names  []string
+	index  map[string]int
+	col    *report.Collector
+	tries  [1]report.Try
+	l      report.Logical
+	damage error
+}
+
+// readRaw computes a run's figures from its raw results alone.
+func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErr("", "%v", cleanPathErr(err))
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	head, _ := br.Peek(len(results.Magic))
+	ri := &rawInput{index: map[string]int{}}
+	var first, last time.Time
+	add := func(name string, ts time.Time, lat time.Duration, code uint16, in, out uint64, errText string) {
+		i, ok := ri.index[name]
+		if !ok {
+			i = len(ri.names)
+			ri.index[name] = i
+			ri.names = append(ri.names, name)
+		}
+		if first.IsZero() || ts.Before(first) {
+			first = ts
+		}
+		if end := ts.Add(lat); end.After(last) {
+			last = end
+		}
+		t := &ri.tries[0]
+		*t = report.Try{Code: int(code), Timestamp: ts, Latency: lat, BytesIn: in, BytesOut: out}
+		ri.l = report.Logical{Tries: 1, Code: int(code)}
+		switch {
+		case code == 0:
+			t.Err = report.ClassifyError(errText)
+			ri.l.Class, ri.l.Timeout = report.ClassOf(t.Err), t.Err == report.ErrTimeout
+		case code < 200 || code >= 400:
+			ri.l.Class = report.ClassProtocol
+		}
+		t.Class = ri.l.Class
+		ri.collector(i).Record(0, i, ri.tries[:], &ri.l)
+	}
+	scenario := filepath.Base(path)
+	if results.IsResults(head) {
+		rd, err := results.NewReader(br)
+		if err != nil {
+			return nil, usageErr("", "%s: %v", path, err)
+		}
+		scenario = rd.Header.Scenario
+		var r results.Result
+		for {
+			if err := rd.Next(&r); err != nil {
+				if !errors.Is(err, io.EOF) {
+					return nil, err
+				}
+				break
+			}
+			add(rd.Header.Requests[r.Request].Name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error)
+		}
+		ri.damage = rd.Damage
+	} else {
+		dec := vegeta.DecoderFor(br)
+		if dec == nil {
+			return nil, usageErr("give a run folder, results.lgr, or a vegeta results file", "%s: not a results file loadgate or vegeta writes", path)
+		}
+		var r vegeta.Result
+		for {
+			if err := dec.Decode(&r); err != nil {
+				if !errors.Is(err, io.EOF) {
+					ri.damage = fmt.Errorf("results file damaged after %d results: %v; results after it are lost", ri.count(), err)
+				}
+				break
+			}
+			name := r.Attack
+			if name == "" {
+				name = "default"
+			}
+			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error)
+		}
+	}
+	if ri.col == nil {
+		return nil, usageErr("", "%s holds no results", path)
+	}
+	c := ri.col
+	c.Names, c.Methods, c.Paths = ri.names, make([]string, len(ri.names)), make([]string, len(ri.names))
+	c.StageEnded(0, last, false)
+	c.Stages[0].Started, c.Stages[0].Planned = first, last.Sub(first)
+	in := report.Input{
+		Collector: c, Thresholds: ths,
+		Scenario: report.ScenarioInfo{Name: scenario, File: path, Target: "(from raw results)", Environment: "-"},
+		Meta:     runMeta(),
+	}
+	if ri.damage != nil {
+		in.Notes = append(in.Notes, ri.damage.Error())
+	}
+	return &rendered{rep: report.Build(in), dir: filepath.Dir(path)}, nil
+}
+
+func (ri *rawInput) count() uint64 {
+	if ri.col == nil {
+		return 0
+	}
+	return ri.col.ByStage[0].Requests
+}
+
+// collector returns the figures, grown to hold request i.
+func (ri *rawInput) collector(i int) *report.Collector {
+	if ri.col == nil {
+		ri.col = report.NewCollector(nil, nil, nil, nil, []report.StageInfo{{Name: "all"}})
+	}
+	for len(ri.col.ByRequest) <= i {
+		ri.col.ByRequest = append(ri.col.ByRequest, report.NewStats())
+		ri.col.Phases = append(ri.col.Phases, nil)
+	}
+	return ri.col
+}
+
+// isRawFile reports whether path names a raw results file rather than a
+// run folder.
+func isRawFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir() && !strings.HasSuffix(path, ".json")
+}
