@@ -159,18 +159,18 @@ func RequestID(run [8]byte, hid uint64) string {
 // id, authentication and retries. Without retries or OAuth2 it costs a
 // header or two.
 type roundTripper struct {
-	next      http.RoundTripper
-	run       [8]byte
-	requestID bool
-	tokens    *tokenSource
-	static    *staticAuth
-	policies  []*RetryPolicy // by request index
+	next        http.RoundTripper
+	run         [8]byte
+	requestID   bool
+	tokens      *tokenSource
+	static      *staticAuth
+	policies    []*RetryPolicy // by request index
 	hits        *hitStore
 	recordTries bool          // record every try in hits: retries are on
 	tracer      *tracer       // nil when tracing is off
 	timeout     time.Duration // per try, when retrying
-	abort     context.Context
-	groupBy   string // response header recorded on each try
+	abort       context.Context
+	groupBy     string // response header recorded on each try
 }
 
 func (t *roundTripper) retrying() bool {
