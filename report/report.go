@@ -106,6 +106,8 @@ type Meta struct {
 	OS              string `json:"os"`
 	Arch            string `json:"arch"`
 	CPUs            int    `json:"cpus"`
+	// Shard is "i/N" for a process that ran part i of a split run.
+	Shard string `json:"shard,omitempty"`
 }
 
 // Totals are the counts and rates of a set of results. Rates are fractions.

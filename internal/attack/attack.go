@@ -51,6 +51,9 @@ type Stage struct {
 	RampTo      float64 // per second, at the end; equal to Rate when constant
 	Concurrency int     // closed model: workers sending back to back
 	MaxWorkers  int     // open model: cap on concurrent requests; 0 means DefaultMaxWorkers
+	// Shard of Shards (from 0) sends its share of an open stage's
+	// schedule; a closed stage's Concurrency is already the shard's.
+	Shard, Shards int
 }
 
 // Planned returns the number of requests an open stage sends in full, or 0
@@ -62,7 +65,9 @@ func (s Stage) Planned() float64 {
 	return s.pacer().Planned()
 }
 
-func (s Stage) pacer() pacer { return pacer{From: s.Rate, To: s.RampTo, Length: s.Duration} }
+func (s Stage) pacer() pacer {
+	return pacer{From: s.Rate, To: s.RampTo, Length: s.Duration, Shard: uint64(s.Shard), Shards: uint64(s.Shards)}
+}
 
 // DefaultGrace is how long an interrupted run waits for requests in
 // flight before cutting them.
@@ -129,6 +134,10 @@ type Plan struct {
 	Pools *template.Pools
 	// RunID names the run in request ids and unique values.
 	RunID [8]byte
+	// Shard of Shards (from 0) is this process's part of a split run:
+	// template sequence numbers then count shard, shard+Shards, ... so
+	// that shards never repeat one.
+	Shard, Shards int
 	// RequestID sends X-Request-ID on every request.
 	RequestID bool
 	// GroupBy is a response header recorded on every try, for the error

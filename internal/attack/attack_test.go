@@ -269,3 +269,47 @@ func run(ctx context.Context, p *Plan, h Handler) error {
 	}
 	return r.Run(ctx, h)
 }
+
+// TestShardsPartitionTheSchedule: the shards of a split open stage send,
+// between them, exactly the hits of the whole schedule, each at its time.
+func TestShardsPartitionTheSchedule(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rate, ramp float64
+		length     time.Duration
+		shards     int
+	}{{10, 10, time.Second, 3}, {200, 200, 10 * time.Second, 4}, {0, 300, 7 * time.Second, 5}, {1, 1, time.Second, 4}} {
+		whole := pacer{From: tc.rate, To: tc.ramp, Length: tc.length}
+		var wholeDue []time.Duration
+		for n := uint64(0); ; n++ {
+			if _, stop := whole.Pace(0, n); stop {
+				break
+			}
+			wholeDue = append(wholeDue, whole.Due(n))
+		}
+		var planned float64
+		seen := map[time.Duration]int{}
+		for i := range tc.shards {
+			p := pacer{From: tc.rate, To: tc.ramp, Length: tc.length, Shard: uint64(i), Shards: uint64(tc.shards)}
+			n := uint64(0)
+			for ; ; n++ {
+				if _, stop := p.Pace(0, n); stop {
+					break
+				}
+				seen[p.Due(p.global(n))]++
+			}
+			if float64(n) != p.Planned() {
+				t.Errorf("%+v shard %d sends %d, plans %v", tc, i, n, p.Planned())
+			}
+			planned += p.Planned()
+		}
+		if int(planned) != len(wholeDue) || len(seen) != len(wholeDue) {
+			t.Errorf("%+v: shards send %v (%d distinct times), the whole schedule %d", tc, planned, len(seen), len(wholeDue))
+		}
+		for _, d := range wholeDue {
+			if seen[d] != 1 {
+				t.Errorf("%+v: hit due at %v sent %d times", tc, d, seen[d])
+			}
+		}
+	}
+}

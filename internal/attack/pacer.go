@@ -13,9 +13,23 @@ import (
 // vegeta's ConstantPacer counts expected hits with integer division, which
 // makes catch-up coarse at low rates; this one is exact and also gives the
 // intended send time of every hit.
+//
+// A shard (Shard of Shards, from 0) sends the hits of the whole schedule
+// whose number is Shard modulo Shards: the shards of a split run send
+// exactly the whole run's hits, between them, each at its planned time.
 type pacer struct {
-	From, To float64 // per second
+	From, To float64 // per second, of the whole run
 	Length   time.Duration
+	Shard    uint64
+	Shards   uint64 // 0 or 1: not split
+}
+
+// global returns the number, in the whole schedule, of this shard's hit n.
+func (p pacer) global(n uint64) uint64 {
+	if p.Shards <= 1 {
+		return n
+	}
+	return p.Shard + n*p.Shards
 }
 
 // slope is the rate's change per second, per second.
@@ -52,7 +66,7 @@ func (p pacer) Due(n uint64) time.Duration {
 
 // Pace implements vegeta.Pacer.
 func (p pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	due := p.Due(hits)
+	due := p.Due(p.global(hits))
 	if due == time.Duration(math.MaxInt64) || p.Length > 0 && due >= p.Length {
 		return 0, true
 	}
@@ -62,12 +76,21 @@ func (p pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	return due - elapsed, false
 }
 
-// Rate implements vegeta.Pacer: the rate at elapsed, per second.
+// Rate implements vegeta.Pacer: this shard's rate at elapsed, per second.
 func (p pacer) Rate(elapsed time.Duration) float64 {
-	return p.From + p.slope()*elapsed.Seconds()
+	return (p.From + p.slope()*elapsed.Seconds()) / float64(max(p.Shards, 1))
 }
 
-// Planned is the number of hits the stage sends in full.
+// Planned is the number of hits this shard sends in full.
 func (p pacer) Planned() float64 {
-	return (p.From + p.To) / 2 * p.Length.Seconds()
+	whole := (p.From + p.To) / 2 * p.Length.Seconds()
+	if p.Shards <= 1 {
+		return whole
+	}
+	// The whole schedule has ceil(whole) hits, numbered from 0.
+	all := uint64(math.Ceil(whole - 1e-9))
+	if all <= p.Shard {
+		return 0
+	}
+	return float64((all - p.Shard + p.Shards - 1) / p.Shards)
 }

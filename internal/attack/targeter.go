@@ -30,12 +30,14 @@ type targeter struct {
 	hits      *hitStore
 	unique    string
 	exhausted atomic.Pointer[string]
+	shard     uint64
+	shards    uint64
 }
 
 func newTargeter(p *Plan, hits *hitStore) *targeter {
 	t := &targeter{
 		reqs: p.Requests, order: schedule(p.Requests), seqs: make([]atomic.Uint64, len(p.Requests)),
-		pools: p.Pools, hits: hits, fallback: -1,
+		pools: p.Pools, hits: hits, fallback: -1, shard: uint64(p.Shard), shards: uint64(max(p.Shards, 1)),
 		unique: hex.EncodeToString(p.RunID[:4]),
 	}
 	for i, r := range p.Requests {
@@ -140,7 +142,7 @@ func (t *targeter) target(tgt *vegeta.Target) error {
 		return nil
 	}
 	c := template.Context{
-		Seq: t.seqs[i].Add(1) - 1, Now: time.Now(), Unique: t.unique, Count: hid, Taken: taken,
+		Seq: (t.seqs[i].Add(1)-1)*t.shards + t.shard, Now: time.Now(), Unique: t.unique, Count: hid, Taken: taken,
 	}
 	if r.Feeder != nil {
 		row, err := r.Feeder.Next()

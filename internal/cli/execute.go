@@ -37,7 +37,7 @@ const (
 
 // runOne runs one scenario into dir. It returns the rendered report
 // whenever one could be built, with an error when the run failed part way.
-func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string) (*rendered, error) {
+func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh sharding) (*rendered, error) {
 	base := sc.Target.BaseURL
 	var notes []string
 	if base == scenario.Embedded {
@@ -53,7 +53,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	if sc.HTTP.InsecureTLS {
 		notes = append(notes, "TLS certificate checks were off (http.insecure_tls)")
 	}
-	pr := prepare(sc, base)
+	pr := prepare(sc, base, sh)
 
 	raw, err := openRaw(dir, rawFormat, sc, pr)
 	if err != nil {
@@ -118,7 +118,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		exprs[i] = t.Expr
 	}
 	in := report.Input{
-		Collector: rec.col, Scenario: info, Meta: runMeta(), Thresholds: exprs, Examples: rec.examples,
+		Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,
 		Stopped: stopped, Notes: notes,
 		RequestLog: &report.LogSummary{File: fileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
 	}
@@ -181,12 +181,16 @@ func displayTarget(sc *scenario.Scenario, base string) string {
 	return base
 }
 
-func runMeta() report.Meta {
+func runMeta(sh sharding) report.Meta {
 	host, _ := os.Hostname() // an unknown host name is left empty
-	return report.Meta{
+	m := report.Meta{
 		LoadgateVersion: buildinfo.Version, GoVersion: buildinfo.GoVersion(), Host: host,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 	}
+	if sh.count > 1 {
+		m.Shard = fmt.Sprintf("%d/%d", sh.index, sh.count)
+	}
+	return m
 }
 
 func writeJSONFile(path string, v any) error {

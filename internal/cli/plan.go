@@ -23,8 +23,9 @@ type prepared struct {
 	redactor *redact.Redactor
 }
 
-// prepare builds the plan, checkers and redactor of a scenario.
-func prepare(sc *scenario.Scenario, base string) *prepared {
+// prepare builds the plan, checkers and redactor of a scenario, for this
+// process's part of the run.
+func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 	base = strings.TrimRight(base, "/")
 	red := redact.New(sc.Redact)
 	for _, v := range sc.Secrets() {
@@ -38,6 +39,8 @@ func prepare(sc *scenario.Scenario, base string) *prepared {
 		RequestID: true,
 		Secret:    red.AddSecret,
 		GroupBy:   sc.GroupErrorsBy.Header,
+		Shard:     sh.index,
+		Shards:    sh.count,
 	}
 	_, _ = rand.Read(p.RunID[:]) // crypto/rand.Read never fails on supported platforms
 	if pools := sc.Pools(); len(pools) > 0 {
@@ -89,6 +92,7 @@ func prepare(sc *scenario.Scenario, base string) *prepared {
 		}
 		if r.Data != "" {
 			ar.Feeder = sc.Data[r.Data].Feeder
+			ar.Feeder.Shard(sh.index, sh.count)
 		}
 		ar.Retry = retryPolicy(sc.RetryFor(i))
 		p.Requests = append(p.Requests, ar)
@@ -109,7 +113,12 @@ func prepare(sc *scenario.Scenario, base string) *prepared {
 		p.Auth = attack.Auth{Kind: a.Type, Token: a.Token, Header: a.Header}
 	}
 	for _, st := range sc.Stages {
-		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Concurrency: st.Concurrency}
+		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.index, Shards: sh.count}
+		// A part's workers: the whole split as evenly as whole numbers go.
+		as.Concurrency = st.Concurrency / sh.count
+		if sh.index < st.Concurrency%sh.count {
+			as.Concurrency++
+		}
 		if st.Open() {
 			as.Open, as.Rate, as.RampTo = true, st.Rate.PerSecond, st.Rate.PerSecond
 			if st.RampTo != nil {

@@ -113,7 +113,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 	in := report.Input{
 		Collector: c, Thresholds: ths,
 		Scenario: report.ScenarioInfo{Name: scenario, File: path, Target: "(from raw results)", Environment: "-"},
-		Meta:     runMeta(),
+		Meta:     runMeta(sharding{count: 1}),
 	}
 	if ri.damage != nil {
 		in.Notes = append(in.Notes, ri.damage.Error())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,15 @@ type runOptions struct {
 	duration    string
 	cpuProfile  string
 	raw         string
+	shard       string
+	shards      int
+	startAt     string
+}
+
+// sharding is this process's part of a split run.
+type sharding struct {
+	index, count int
+	startAt      time.Time
 }
 
 func (o *runOptions) register(fs *pflag.FlagSet) {
@@ -36,6 +46,9 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 0, "replace the stages with one closed-model stage of N workers")
 	fs.StringVar(&o.duration, "duration", "", "length of the --rate or --concurrency stage; alone, fit the scenario's stages into this length")
 	fs.StringVar(&o.raw, "raw", rawLean, "raw results: lgr (compact; 'loadgate export' writes vegeta's formats), vegeta (results.gob, read by 'vegeta report') or none")
+	fs.StringVar(&o.shard, "shard", "", "run part i of N of a split run (i from 0): its share of the rate, workers and unique data rows")
+	fs.IntVar(&o.shards, "shards", 0, "the number of parts; the part is read from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
+	fs.StringVar(&o.startAt, "start-at", "", "wait until this time (RFC 3339, or Unix seconds) before sending, so the parts of a split run start together")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (for 'go tool pprof')")
 }
 
@@ -188,6 +201,10 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 	default:
 		return usageErr("", "--raw %q: want lgr, vegeta or none", o.raw)
 	}
+	sh, err := parseSharding(env, o)
+	if err != nil {
+		return err
+	}
 	files, suite, err := expandPaths(args)
 	if err != nil {
 		return err
@@ -198,6 +215,11 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 	}
 	for _, sc := range scs {
 		if err := applyOverrides(sc, o); err != nil {
+			return err
+		}
+	}
+	for _, sc := range scs {
+		if err := checkSharding(sc, sh); err != nil {
 			return err
 		}
 	}
@@ -213,6 +235,16 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if !sh.startAt.IsZero() {
+		fmt.Fprintf(env.Stderr, "loadgate: waiting until %s to start\n", sh.startAt.UTC().Format(time.RFC3339Nano))
+		t := time.NewTimer(time.Until(sh.startAt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return withCode(ExitRunFail, fmt.Errorf("interrupted while waiting for --start-at"), "")
+		case <-t.C:
+		}
+	}
 	stamp := env.Now().UTC().Format("20060102T150405Z")
 	if !suite {
 		dir := o.out
@@ -223,7 +255,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, scs[0], dir, o.raw)
+		r, err := runOne(ctx, env, scs[0], dir, o.raw, sh)
 		if r == nil {
 			return err
 		}
@@ -232,7 +264,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		}
 		return verdictErr{exitCode(r.rep)}
 	}
-	return runSuite(ctx, env, o, scs, stamp)
+	return runSuite(ctx, env, o, scs, stamp, sh)
 }
 
 func exitCode(r *report.Report) int {
@@ -287,7 +319,7 @@ type suiteEntry struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scenario, stamp string) error {
+func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scenario, stamp string, sh sharding) error {
 	dir := o.out
 	if dir == "" {
 		dir = filepath.Join(o.resultsDir, stamp+"-suite")
@@ -314,7 +346,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 		if _, err := prepareDir(e.Dir, true); err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, sc, e.Dir, o.raw)
+		r, err := runOne(ctx, env, sc, e.Dir, o.raw, sh)
 		if r != nil {
 			runs = append(runs, r)
 		}
@@ -390,4 +422,57 @@ func writeSuiteReports(dir, verdict string, runs []*rendered) error {
 	f.put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, reps) })
 	f.put(fileMD, func(w io.Writer) error { return report.WriteSuiteMarkdown(w, verdict, reps) })
 	return f.err()
+}
+
+// parseSharding reads --shard, --shards, JOB_COMPLETION_INDEX and
+// --start-at.
+func parseSharding(env *Env, o *runOptions) (sharding, error) {
+	sh := sharding{count: 1}
+	switch {
+	case o.shard != "":
+		a, b, ok := strings.Cut(o.shard, "/")
+		i, err1 := strconv.Atoi(a)
+		n, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+			return sh, usageErr("parts are numbered from 0: --shard 0/4 to --shard 3/4", "--shard %q: want i/N with 0 <= i < N", o.shard)
+		}
+		sh.index, sh.count = i, n
+	case o.shards > 0:
+		idx, ok := env.LookupEnv("JOB_COMPLETION_INDEX")
+		i, err := strconv.Atoi(idx)
+		if !ok || err != nil || i < 0 || i >= o.shards {
+			return sh, usageErr("set --shard i/N, or run as a Kubernetes Indexed Job", "--shards %d: JOB_COMPLETION_INDEX is %q, want 0 to %d", o.shards, idx, o.shards-1)
+		}
+		sh.index, sh.count = i, o.shards
+	case o.shards < 0:
+		return sh, usageErr("", "--shards must be positive")
+	}
+	if o.startAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, o.startAt)
+		if err != nil {
+			secs, nerr := strconv.ParseFloat(o.startAt, 64)
+			if nerr != nil {
+				return sh, usageErr("", "--start-at %q: want an RFC 3339 time (2026-11-24T10:00:00Z) or Unix seconds", o.startAt)
+			}
+			t = time.Unix(0, int64(secs*1e9))
+		}
+		if time.Until(t) > 24*time.Hour {
+			return sh, usageErr("", "--start-at %q is more than a day away", o.startAt)
+		}
+		sh.startAt = t
+	}
+	return sh, nil
+}
+
+// checkSharding refuses a split that would leave a part with no workers.
+func checkSharding(sc *scenario.Scenario, sh sharding) error {
+	if sh.count <= 1 {
+		return nil
+	}
+	for i, st := range sc.Stages {
+		if !st.Open() && st.Concurrency < sh.count {
+			return usageErr("use fewer parts, or more workers", "%s: stages[%d] has %d workers, too few for %d parts", sc.File, i, st.Concurrency, sh.count)
+		}
+	}
+	return nil
 }
