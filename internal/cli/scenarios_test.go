@@ -3,9 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/loadgate/loadgate/internal/scenario"
 )
@@ -53,5 +57,53 @@ func TestShippedScenariosPass(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestKubernetesManifests checks that the Job and ConfigMap are YAML and
+// that the scenario the ConfigMap carries validates.
+func TestKubernetesManifests(t *testing.T) {
+	t.Parallel()
+	dir := "../../deploy/kubernetes"
+	var cm struct {
+		Kind string            `yaml:"kind"`
+		Data map[string]string `yaml:"data"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "configmap.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &cm); err != nil || cm.Kind != "ConfigMap" {
+		t.Fatalf("configmap.yaml: %v (kind %q)", err, cm.Kind)
+	}
+	env := map[string]string{"TARGET_URL": "https://crm.example.test", "CRM_CLIENT_ID": "id", "CRM_CLIENT_SECRET": "secret"}
+	if _, err := scenario.Parse(strings.NewReader(cm.Data["scenario.yaml"]), "configmap.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Errorf("the ConfigMap's scenario: %v", err)
+	}
+	var job struct {
+		Kind string `yaml:"kind"`
+		Spec struct {
+			CompletionMode string `yaml:"completionMode"`
+			Completions    int    `yaml:"completions"`
+			Parallelism    int    `yaml:"parallelism"`
+			Template       struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `yaml:"args"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &job); err != nil || job.Kind != "Job" || job.Spec.CompletionMode != "Indexed" {
+		t.Fatalf("job.yaml: %v (%+v)", err, job)
+	}
+	args := strings.Join(job.Spec.Template.Spec.Containers[0].Args, " ")
+	if !strings.Contains(args, fmt.Sprintf("--shards=%d", job.Spec.Completions)) || job.Spec.Parallelism != job.Spec.Completions {
+		t.Errorf("--shards, completions and parallelism disagree: %s, %d, %d", args, job.Spec.Completions, job.Spec.Parallelism)
 	}
 }
