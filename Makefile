@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/loadgate
 SCENARIO ?= scenarios/normal.yaml
 
-.PHONY: all build run test vet browser clean
+.PHONY: all build run test vet browser bench bench-memory clean
 
 all: build
 
@@ -27,6 +27,16 @@ browser:
 
 test: vet browser
 	LOADGATE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 8m ./...
+
+# bench runs loadgate, vegeta, hey and wrk side by side against nginx on
+# loopback (about 3 minutes) and writes bench/RESULTS.md; see bench/README.md.
+bench:
+	bench/run.sh
+
+# bench-memory runs loadgate at 1000 requests/s for MEMORY_DURATION (3m by
+# default) and reports how flat its RSS stayed, in bench/MEMORY.md.
+bench-memory:
+	bench/run.sh memory
 
 clean:
 	rm -rf bin

@@ -102,6 +102,7 @@ type runView struct {
 	Thresholds []thresholdView
 	HasDetail  bool
 	Requests   []requestRow
+	Phases     []phaseRow
 	Charts     []chartView
 	Errors     errorsView
 	Examples   []exampleView
@@ -110,6 +111,28 @@ type runView struct {
 	Auth       *authView
 	Log        *logView
 	Meta       []kv
+}
+
+// phaseRow is one request's phase timings: p50 / p95 / p99 of each.
+type phaseRow struct {
+	Name                    string
+	All                     bool
+	DNS, Connect, TLS, TTFB string
+	New, Reuse              string
+}
+
+func phaseCell(l *Latency) string {
+	if l == nil {
+		return "–"
+	}
+	return fmtMS(l.P50) + " / " + fmtMS(l.P95) + " / " + fmtMS(l.P99)
+}
+
+func newPhaseRow(name string, all bool, p *Phases) phaseRow {
+	return phaseRow{
+		Name: name, All: all, DNS: phaseCell(p.DNS), Connect: phaseCell(p.Connect), TLS: phaseCell(p.TLS),
+		TTFB: phaseCell(p.TTFB), New: fmt.Sprint(p.NewConnections), Reuse: fmtPct(p.ReuseRate),
+	}
 }
 
 type thresholdView struct {
@@ -298,6 +321,14 @@ func newRunView(id string, pr PageRun) runView {
 		v.Requests = append(v.Requests, row(n, rs.Method, rs.Path, false, rs.Totals, rs.Latency))
 	}
 	v.Requests = append(v.Requests, row("all", "", "", true, r.Totals, r.Latency))
+	for _, n := range names {
+		if p := r.Requests[n].Phases; p != nil {
+			v.Phases = append(v.Phases, newPhaseRow(n, false, p))
+		}
+	}
+	if r.Phases != nil {
+		v.Phases = append(v.Phases, newPhaseRow("all", true, r.Phases))
+	}
 	for _, img := range pr.Charts {
 		v.Charts = append(v.Charts, newChartView(img))
 	}
@@ -601,6 +632,19 @@ a { color: #0969da; }
 {{- end}}
 </tbody>
 </table></div>
+
+{{- if .Phases}}
+<h3 id="{{.ID}}-phases">Connection phases</h3>
+<p class="muted">p50 / p95 / p99 of each phase; DNS, connect and TLS happen on new connections only.</p>
+<div class="scroll"><table class="phases">
+<thead><tr><th>request</th><th class="num">DNS</th><th class="num">connect</th><th class="num">TLS</th><th class="num">time to first byte</th><th class="num">new connections</th><th class="num">reuse</th></tr></thead>
+<tbody>
+{{- range .Phases}}
+<tr{{if .All}} class="all"{{end}}><td>{{.Name}}</td><td class="num">{{.DNS}}</td><td class="num">{{.Connect}}</td><td class="num">{{.TLS}}</td><td class="num">{{.TTFB}}</td><td class="num">{{.New}}</td><td class="num">{{.Reuse}}</td></tr>
+{{- end}}
+</tbody>
+</table></div>
+{{- end}}
 
 {{- if .Charts}}
 <h3 id="{{.ID}}-plots">Plots</h3>

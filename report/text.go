@@ -84,6 +84,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\ngroups    errors by group: " + strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(b, "\nbytes     in %d, out %d\n", t.BytesIn, t.BytesOut)
+	if p := r.Phases; p != nil {
+		part := func(name string, l *Latency) string {
+			if l == nil {
+				return ""
+			}
+			return fmt.Sprintf(", %s p50 %s p95 %s", name, fmtMS(l.P50), fmtMS(l.P95))
+		}
+		fmt.Fprintf(b, "phases    %d new connections, %s reused%s%s%s%s\n", p.NewConnections, fmtPct(p.ReuseRate),
+			part("dns", p.DNS), part("connect", p.Connect), part("tls", p.TLS), part("ttfb", p.TTFB))
+	}
 	if a := r.Auth; a != nil {
 		fmt.Fprintf(b, "auth      %s: %d token requests (%d failed, %d forced by a 401), mean %s, apart from the figures above\n",
 			a.Type, a.TokenRequests, a.TokenFailures, a.ForcedRefreshes, fmtMS(a.MeanMS))

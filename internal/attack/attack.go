@@ -90,7 +90,8 @@ type Client struct {
 // HTTPClient is a run's HTTP client, whose connections can be cut at once.
 type HTTPClient struct {
 	*http.Client
-	conns *conns
+	conns   *conns
+	timeout time.Duration // per request
 }
 
 // NewHTTPClient builds the transport and client for a run. Each run gets its
@@ -110,10 +111,18 @@ func NewHTTPClient(c Client) *HTTPClient {
 		TLSHandshakeTimeout: c.Timeout,
 		ForceAttemptHTTP2:   c.HTTP2,
 	}
+	client := &http.Client{Transport: tr, Timeout: c.Timeout}
 	if !c.HTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		if c.MaxConnections == 0 {
+			// Over HTTP/1 with no queue for connections, each request owns
+			// its connection from write to response: the connection's
+			// deadline is the request's timeout, without the per-request
+			// timer and context that http.Client.Timeout costs.
+			cs.timeout, client.Timeout = c.Timeout, 0
+		}
 	}
-	return &HTTPClient{Client: &http.Client{Transport: tr, Timeout: c.Timeout}, conns: cs}
+	return &HTTPClient{Client: client, conns: cs, timeout: c.Timeout}
 }
 
 // Plan is everything a run sends.
@@ -203,7 +212,7 @@ func New(p *Plan) (*Runner, error) {
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
 		next: p.Client.Transport, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.Timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy, hits: hits,
+		timeout: p.Client.timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy, hits: hits,
 	}
 	if !p.NoTrace {
 		rt.tracer = &tracer{phases: p.Phases}
@@ -286,7 +295,9 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 	}
 	atk := vegeta.NewAttacker(opts...)
 	h.StageStart(i, st, time.Now())
-	results := atk.Attack(r.tr.target, pc, st.Duration, st.Name)
+	// No attack name: vegeta would send it as a header on every request,
+	// and the URL tag already names the request.
+	results := atk.Attack(r.tr.target, pc, st.Duration, "")
 
 	// The one place where cancellation reaches the attacker: stop sending
 	// at once, give requests in flight a grace period, then cut them.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // conns tracks the connections of a run's transport so that an
@@ -15,6 +16,12 @@ type conns struct {
 	m      map[net.Conn]struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
+	// timeout, when set, bounds each request on a connection: every write
+	// (a request going out) pushes the connection's deadline timeout
+	// ahead, so a response that takes longer fails as a timeout. It does
+	// the work of http.Client.Timeout without a timer and a context per
+	// request.
+	timeout time.Duration
 }
 
 func newConns() *conns {
@@ -45,7 +52,7 @@ func (c *conns) dial(base dialFunc) dialFunc {
 			conn.Close()
 			return nil, errAborted
 		}
-		tc := &trackedConn{Conn: conn, owner: c}
+		tc := &trackedConn{Conn: conn, owner: c, timeout: c.timeout}
 		c.m[tc] = struct{}{}
 		return tc, nil
 	}
@@ -64,8 +71,16 @@ func (c *conns) closeAll() {
 
 type trackedConn struct {
 	net.Conn
-	owner *conns
-	once  sync.Once
+	owner   *conns
+	once    sync.Once
+	timeout time.Duration
+}
+
+func (t *trackedConn) Write(b []byte) (int, error) {
+	if t.timeout > 0 {
+		_ = t.Conn.SetDeadline(time.Now().Add(t.timeout)) // a closed conn fails the write below
+	}
+	return t.Conn.Write(b)
 }
 
 func (t *trackedConn) Close() error {

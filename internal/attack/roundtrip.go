@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,6 +85,10 @@ type hitRecord struct {
 // hitStore holds hit records between the send and the result. It holds
 // only the hits in flight.
 type hitStore struct {
+	// n counts the records held, so that taking from an empty store (the
+	// common case: no retries, no checks on the body sent) costs an
+	// atomic load rather than a lock.
+	n      atomic.Int64
 	shards [64]struct {
 		sync.Mutex
 		m map[uint64]*hitRecord
@@ -106,16 +111,23 @@ func (s *hitStore) get(hid uint64) *hitRecord {
 	if r == nil {
 		r = &hitRecord{}
 		sh.m[hid] = r
+		s.n.Add(1)
 	}
 	return r
 }
 
 func (s *hitStore) take(hid uint64) *hitRecord {
+	if s.n.Load() == 0 {
+		return nil
+	}
 	sh := &s.shards[hid%64]
 	sh.Lock()
 	defer sh.Unlock()
-	r := sh.m[hid]
-	delete(sh.m, hid)
+	r, ok := sh.m[hid]
+	if ok {
+		delete(sh.m, hid)
+		s.n.Add(-1)
+	}
 	return r
 }
 

@@ -120,3 +120,18 @@ stages: [{duration: 1s, rate: 1}]
 		t.Errorf("got %+v", out)
 	}
 }
+
+// BenchmarkCheck checks a typical response: status, a JSON path equality
+// and a regular expression.
+func BenchmarkCheck(b *testing.B) {
+	c := checker(&testing.T{}, `      status: [201]
+      json:
+        - {path: code, equals: 0}
+        - {name: id, path: data.customer_id, regex: '^\d{18}$'}`)
+	body := []byte(`{"code":0,"data":{"customer_id":"100000000000000001","name":"Wang Daming","mobile":"13800138000"}}`)
+	var out Outcome
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Check(201, nil, body, nil, &out)
+	}
+}

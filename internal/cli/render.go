@@ -160,6 +160,13 @@ func chartData(rep *report.Report, in report.Input, s *report.Series) *chart.Dat
 			d.LatencyLines = append(d.LatencyLines, chart.Line{Label: t.Source, Value: t.Value})
 		}
 	}
+	if p := rep.Phases; p != nil {
+		for i, l := range []*report.Latency{p.DNS, p.Connect, p.TLS, p.TTFB} {
+			if l != nil {
+				d.Phases = append(d.Phases, chart.RequestLatency{Name: []string{"dns", "connect", "tls", "ttfb"}[i], P50: l.P50, P95: l.P95, P99: l.P99})
+			}
+		}
+	}
 	total := in.Collector.Total()
 	if total.Hist.TotalCount() > 0 {
 		for _, q := range spectrumPercentiles() {

@@ -59,8 +59,9 @@ func runCommand() *command {
 		usage: `loadgate run FILE [flags]
 		loadgate run FILE FILE... | DIR [flags]`,
 		details: `Each scenario runs against its target and writes a run folder with
-report.json, summary.txt and the raw results (results.gob, readable by
-'vegeta report'). Several files, or a folder of them, run as a suite: one
+report.json, report.html, junit.xml, summary.txt, plots, the request log and
+the raw results (results.lgr; 'loadgate export' writes them in vegeta's
+formats). Several files, or a folder of them, run as a suite: one
 after another, each into its own folder inside one suite folder, with a
 suite summary; the exit code is the worst of them.
 

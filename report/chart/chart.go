@@ -51,12 +51,12 @@ const (
 var margin = vg.Points(6)
 
 // Names of the images Draw returns, in order.
-var imageNames = []string{"latency", "spectrum", "throughput", "errors", "status", "requests"}
+var imageNames = []string{"latency", "spectrum", "throughput", "errors", "status", "requests", "phases"}
 
-// Draw renders the run's six plots — latency, spectrum, throughput,
-// errors, status and requests, in that order — each as PNG and SVG.
-// Missing figures give empty plots, not errors, so that a report always
-// has all six images.
+// Draw renders the run's seven plots — latency, spectrum, throughput,
+// errors, status, requests and phases, in that order — each as PNG and
+// SVG. Missing figures give empty plots, not errors, so that a report
+// always has all seven images.
 func Draw(d *Data) ([]Image, error) {
 	if d == nil {
 		return nil, errors.New("draw charts: nil data")
@@ -69,6 +69,7 @@ func Draw(d *Data) ([]Image, error) {
 		"errors":     func() (*figure, error) { return errorsFigure(d, tl) },
 		"status":     func() (*figure, error) { return statusFigure(d) },
 		"requests":   func() (*figure, error) { return requestsFigure(d) },
+		"phases":     func() (*figure, error) { return phasesFigure(d) },
 	}
 	imgs := make([]Image, 0, len(imageNames))
 	for _, name := range imageNames {

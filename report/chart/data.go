@@ -31,6 +31,10 @@ type Data struct {
 	StatusCodes map[string]uint64
 	// Requests compares the request names' latency.
 	Requests []RequestLatency
+	// Phases compares the connection phases of all requests: dns,
+	// connect, tls and ttfb (each a RequestLatency named after the phase);
+	// empty when the run was not traced.
+	Phases []RequestLatency
 }
 
 // Point is one interval of the time series.
@@ -71,7 +75,7 @@ type RequestLatency struct {
 
 // Image is one rendered plot.
 type Image struct {
-	Name  string // file stem: latency, spectrum, throughput, errors, status, requests
+	Name  string // file stem: latency, spectrum, throughput, errors, status, requests, phases
 	Title string
 	PNG   []byte
 	SVG   []byte

@@ -385,13 +385,24 @@ func (f *figure) addBarLabels(at plotter.XYs, labels []string, slot vg.Length) e
 // requestsFigure compares the request names' p50, p95 and p99 latency as
 // grouped bars.
 func requestsFigure(d *Data) (*figure, error) {
-	f := newFigure(d, "latency by request")
+	return barsFigure(d, "latency by request", "request", "no requests", d.Requests)
+}
+
+// phasesFigure compares the connection phases: DNS, connect and TLS on new
+// connections, time to first byte on every try.
+func phasesFigure(d *Data) (*figure, error) {
+	return barsFigure(d, "connection phases", "phase", "not traced", d.Phases)
+}
+
+// barsFigure draws p50, p95 and p99 bars side by side for each item.
+func barsFigure(d *Data, what, xLabel, none string, items []RequestLatency) (*figure, error) {
+	f := newFigure(d, what)
 	p := f.plot
-	p.X.Label.Text = "request"
+	p.X.Label.Text = xLabel
 	p.Y.Label.Text = "latency (ms)"
-	n := len(d.Requests)
+	n := len(items)
 	if n == 0 {
-		f.setTitleSuffix("no requests")
+		f.setTitleSuffix(none)
 		f.emptyNominal()
 		return f, nil
 	}
@@ -409,7 +420,7 @@ func requestsFigure(d *Data) (*figure, error) {
 	bars := make([]*plotter.BarChart, len(series))
 	for j, s := range series {
 		vals := make(plotter.Values, n)
-		for i, r := range d.Requests {
+		for i, r := range items {
 			// A missing figure draws as no bar rather than failing the plot.
 			if v := s.value(r); finite(v) && v > 0 {
 				vals[i] = v
@@ -433,7 +444,7 @@ func requestsFigure(d *Data) (*figure, error) {
 		bc.Offset = vg.Length(j-1) * barW
 	}
 	names := make([]string, n)
-	for i, r := range d.Requests {
+	for i, r := range items {
 		names[i] = clean(r.Name)
 		if names[i] == "" {
 			names[i] = "(unnamed)"
