@@ -10,8 +10,8 @@ import (
 
 type nopHandler struct{ n int }
 
-func (h *nopHandler) StageStart(int, Stage, time.Time)                    {}
-func (h *nopHandler) StageEnd(int, time.Time, bool)                       {}
+func (h *nopHandler) StageStart(int, Stage, time.Time)                  {}
+func (h *nopHandler) StageEnd(int, time.Time, bool)                     {}
 func (h *nopHandler) Result(_, _ int, _ *vegeta.Result, _ *Extra) error { h.n++; return nil }
 
 // BenchmarkAttackHit is the generator's own cost per request, through
