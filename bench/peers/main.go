@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/loadgate/loadgate/internal/results"
 )
 
 type options struct {
@@ -103,8 +105,13 @@ func run(o *options) error {
 	for name, ss := range got {
 		med[name] = median(ss)
 	}
+	speed, err := reportSpeed(o)
+	if err != nil {
+		return fmt.Errorf("report speed: %w", err)
+	}
 	var b strings.Builder
 	writeReport(&b, o, med, got)
+	b.WriteString(speed)
 	fmt.Print("\n" + b.String())
 	return os.WriteFile(o.out, []byte(b.String()), 0o644)
 }
@@ -458,4 +465,87 @@ func rssKB(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
+}
+
+// reportSpeed writes a million results as results.lgr and as vegeta's gob,
+// and times loadgate's report on each against vegeta's on the gob.
+func reportSpeed(o *options) (string, error) {
+	const n = 1_000_000
+	lgr := filepath.Join(o.work, "million.lgr")
+	gob := filepath.Join(o.work, "million.gob")
+	f, err := os.Create(lgr)
+	if err != nil {
+		return "", err
+	}
+	w, err := results.NewWriter(f, results.Header{Scenario: "million", Started: time.Now(),
+		Requests: []results.Request{{Name: "list", Method: "GET", URL: o.url}, {Name: "create", Method: "POST", URL: o.url}}})
+	if err != nil {
+		return "", err
+	}
+	t := time.Now()
+	for i := range n {
+		r := results.Result{Request: i % 2, Timestamp: t.Add(time.Duration(i) * 20 * time.Microsecond),
+			Latency: time.Duration(200+(i*7919)%5000) * time.Microsecond, Code: 200, BytesIn: 10}
+		if i%100 == 0 {
+			r.Code, r.Error = 503, "503 Service Unavailable"
+		}
+		if err := w.Write(&r); err != nil {
+			return "", err
+		}
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return "", err
+	}
+	in, err := os.Open(lgr)
+	if err != nil {
+		return "", err
+	}
+	rd, err := results.NewReader(in)
+	if err != nil {
+		return "", err
+	}
+	out, err := os.Create(gob)
+	if err != nil {
+		return "", err
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	if _, err := results.Export(rd, bw, results.FormatGob); err != nil {
+		return "", err
+	}
+	if err := errors.Join(bw.Flush(), out.Close(), in.Close()); err != nil {
+		return "", err
+	}
+	timeIt := func(name string, args ...string) (time.Duration, error) {
+		var best time.Duration
+		for range 3 {
+			start := time.Now()
+			if _, _, err := measure(name, args...); err != nil {
+				return 0, err
+			}
+			if d := time.Since(start); best == 0 || d < best {
+				best = d
+			}
+		}
+		return best, nil
+	}
+	lgLGR, err := timeIt(o.loadgate, "report", lgr)
+	if err != nil {
+		return "", err
+	}
+	lgGob, err := timeIt(o.loadgate, "report", gob)
+	if err != nil {
+		return "", err
+	}
+	vgGob, err := timeIt(o.vegeta, "report", gob)
+	if err != nil {
+		return "", err
+	}
+	lst, _ := os.Stat(lgr)
+	gst, _ := os.Stat(gob)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Report speed (one million results, best of 3)\n\n| command | file | seconds | vegeta report / this |\n|---|---|---:|---:|\n")
+	fmt.Fprintf(&b, "| loadgate report | results.lgr (%.1f MB) | %.3f | %.1f |\n", float64(lst.Size())/1e6, lgLGR.Seconds(), vgGob.Seconds()/lgLGR.Seconds())
+	fmt.Fprintf(&b, "| loadgate report | the same results as vegeta gob (%.1f MB) | %.3f | %.1f |\n", float64(gst.Size())/1e6, lgGob.Seconds(), vgGob.Seconds()/lgGob.Seconds())
+	fmt.Fprintf(&b, "| vegeta report | the same vegeta gob | %.3f | 1.0 |\n", vgGob.Seconds())
+	return b.String(), nil
 }
