@@ -54,6 +54,20 @@ type Report struct {
 	RequestLog *LogSummary `json:"request_log,omitempty"`
 	// Notes are remarks about the run, such as settings that were ignored.
 	Notes []string `json:"notes,omitempty"`
+	// Faults are the network faults injected during the run.
+	Faults []FaultInfo `json:"faults,omitempty"`
+}
+
+// FaultInfo is one network fault as it was injected.
+type FaultInfo struct {
+	Type        string    `json:"type"`
+	Description string    `json:"description"`
+	Toxicity    float64   `json:"toxicity"`
+	Direction   string    `json:"direction"`
+	FromS       float64   `json:"from_s"`
+	ToS         float64   `json:"to_s,omitempty"` // 0: until the end
+	Started     time.Time `json:"started_at"`
+	Ended       time.Time `json:"ended_at,omitempty"`
 }
 
 // AuthSummary counts the token requests of OAuth2 auth.
@@ -249,6 +263,7 @@ type Input struct {
 	// Series is the run's time series, for windowed thresholds; nil when
 	// there is none.
 	Series *Series
+	Faults []FaultInfo
 }
 
 // UnmarshalJSON reads a null actual value back as NaN.
@@ -287,6 +302,7 @@ func Build(in Input) *Report {
 		Auth:          in.Auth,
 		RequestLog:    in.RequestLog,
 		Notes:         in.Notes,
+		Faults:        in.Faults,
 	}
 	if allOpen && send > 0 {
 		v := planned / send.Seconds()

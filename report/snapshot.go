@@ -28,6 +28,7 @@ type Snapshot struct {
 	RequestLog    *LogSummary          `json:"request_log,omitempty"`
 	Stopped       string               `json:"stopped,omitempty"`
 	Notes         []string             `json:"notes,omitempty"`
+	Faults        []FaultInfo          `json:"faults,omitempty"`
 	// Runs is the number of runs merged into this one (1 for a run).
 	Runs int `json:"runs"`
 }
@@ -217,6 +218,7 @@ func (c *Collector) Snapshot(in Input, interval time.Duration) (*Snapshot, error
 	snap := &Snapshot{
 		SchemaVersion: SchemaVersion, Scenario: in.Scenario, Meta: in.Meta, IntervalMS: interval.Milliseconds(),
 		Examples: in.Examples, Auth: in.Auth, RequestLog: in.RequestLog, Stopped: in.Stopped, Notes: in.Notes, Runs: 1,
+		Faults: in.Faults,
 	}
 	for _, t := range in.Thresholds {
 		snap.Thresholds = append(snap.Thresholds, t.Source)
@@ -278,7 +280,7 @@ func (s *Snapshot) Input(series *Series) (Input, error) {
 	}
 	in := Input{
 		Collector: c, Scenario: s.Scenario, Meta: s.Meta, Examples: s.Examples, Auth: s.Auth,
-		RequestLog: s.RequestLog, Stopped: s.Stopped, Notes: s.Notes, Series: series,
+		RequestLog: s.RequestLog, Stopped: s.Stopped, Notes: s.Notes, Series: series, Faults: s.Faults,
 	}
 	for _, src := range s.Thresholds {
 		e, err := threshold.Parse(src)

@@ -104,6 +104,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Stopped != "" {
 		fmt.Fprintf(b, "stopped   %s\n", r.Stopped)
 	}
+	for _, f := range r.Faults {
+		window := "the whole run"
+		if f.FromS > 0 || f.ToS > 0 {
+			window = fmt.Sprintf("from %gs", f.FromS)
+			if f.ToS > 0 {
+				window += fmt.Sprintf(" to %gs", f.ToS)
+			}
+		}
+		fmt.Fprintf(b, "fault     %s, %s\n", f.Description, window)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(b, "note      %s\n", n)
 	}

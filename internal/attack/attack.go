@@ -85,6 +85,10 @@ type Client struct {
 	HTTP2          bool
 	MaxConnections int // per host; 0 means no limit
 	InsecureTLS    bool
+	// Redirect sends connections for an address ("host:port") to another,
+	// such as a fault-injecting proxy, keeping the URL (and TLS server
+	// name) as they are.
+	Redirect map[string]string
 }
 
 // HTTPClient is a run's HTTP client, whose connections can be cut at once.
@@ -98,10 +102,19 @@ type HTTPClient struct {
 // own; nothing process-wide is touched.
 func NewHTTPClient(c Client) *HTTPClient {
 	dialer := &net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if len(c.Redirect) > 0 {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if to, ok := c.Redirect[addr]; ok {
+				addr = to
+			}
+			return dialer.DialContext(ctx, network, addr)
+		}
+	}
 	cs := newConns()
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         cs.dial(dialer.DialContext),
+		DialContext:         cs.dial(dial),
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: c.InsecureTLS}, //nolint:gosec // only when the scenario asks
 		MaxIdleConns:        0,
 		MaxIdleConnsPerHost: 10000,

@@ -44,7 +44,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{runCommand(), validateCommand(), reportCommand(), exportCommand(), fixtureCommand(), versionCommand(), helpCommand()}
+	return []*command{runCommand(), validateCommand(), reportCommand(), exportCommand(), probeCommand(), fixtureCommand(), versionCommand(), helpCommand()}
 }
 
 func lookup(name string) *command {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +21,7 @@ import (
 	"github.com/loadgate/loadgate/fixtures"
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/buildinfo"
+	"github.com/loadgate/loadgate/internal/faults"
 	"github.com/loadgate/loadgate/internal/reqlog"
 	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/scenario"
@@ -53,7 +56,21 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	if sc.HTTP.InsecureTLS {
 		notes = append(notes, "TLS certificate checks were off (http.insecure_tls)")
 	}
+	proxy, err := startFaults(sc, base)
+	if err != nil {
+		return nil, err
+	}
+	if proxy != nil {
+		defer proxy.Close()
+	}
 	pr := prepare(sc, base, sh)
+	if proxy != nil {
+		pr.plan.Client = attack.NewHTTPClient(attack.Client{
+			Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
+			MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
+			Redirect: map[string]string{hostPort(base): proxy.Addr()},
+		})
+	}
 
 	raw, err := openRaw(dir, rawFormat, sc, pr)
 	if err != nil {
@@ -84,7 +101,18 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 
 	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
 		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
+	faultCtx, stopFaults := context.WithCancel(ctx)
+	faultErr := make(chan error, 1)
+	if proxy != nil {
+		go func() { faultErr <- proxy.Run(faultCtx, time.Now()) }()
+	} else {
+		faultErr <- nil
+	}
 	runErr := runner.Run(ctx, rec)
+	stopFaults()
+	if err := <-faultErr; err != nil && runErr == nil {
+		runErr = fmt.Errorf("faults: %w", err)
+	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(env.Stderr, "loadgate: stopped after %d requests; writing what was gathered\n", rec.n)
 	}
@@ -118,6 +146,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		exprs[i] = t.Expr
 	}
 	in := report.Input{
+		Faults:    faultInfos(proxy),
 		Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,
 		Stopped: stopped, Notes: notes,
 		RequestLog: &report.LogSummary{File: fileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
@@ -263,4 +292,64 @@ func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore
 		},
 		close: func() error { return errors.Join(w.Flush(), f.Close()) },
 	}, nil
+}
+
+// startFaults starts the fault proxy in front of the target when the
+// scenario has faults.
+func startFaults(sc *scenario.Scenario, base string) (*faults.Proxy, error) {
+	if len(sc.Faults) == 0 {
+		return nil, nil
+	}
+	var fs []faults.Fault
+	for _, f := range sc.Faults {
+		ff := faults.Fault{
+			Type: f.Type, Latency: f.Latency.D(), Jitter: f.Jitter.D(), After: f.After.D(), Delay: f.Delay.D(),
+			Direction: f.Direction, From: f.From.D(), To: f.To.D(), Toxicity: 1,
+		}
+		if f.Toxicity != nil {
+			ff.Toxicity = float64(*f.Toxicity)
+		}
+		if f.Rate != "" {
+			ff.RateKBps, _ = scenario.ParseKBps(f.Rate) // validated with the scenario
+		}
+		fs = append(fs, ff)
+	}
+	p, err := faults.Start(hostPort(base), fs)
+	if err != nil {
+		return nil, fmt.Errorf("faults: %w", err)
+	}
+	return p, nil
+}
+
+// hostPort returns the "host:port" a base URL connects to.
+func hostPort(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+func faultInfos(p *faults.Proxy) []report.FaultInfo {
+	if p == nil {
+		return nil
+	}
+	var out []report.FaultInfo
+	for _, a := range p.Applied() {
+		dir := a.Direction
+		if dir == "" {
+			dir = "downstream"
+		}
+		out = append(out, report.FaultInfo{
+			Type: a.Type, Description: a.Describe(), Toxicity: a.Toxicity, Direction: dir,
+			FromS: a.From.Seconds(), ToS: a.To.Seconds(), Started: a.Start, Ended: a.End,
+		})
+	}
+	return out
 }

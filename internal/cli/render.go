@@ -144,6 +144,9 @@ func writeRendered(dir string, r *rendered) error {
 // chartData gathers what the plots show.
 func chartData(rep *report.Report, in report.Input, s *report.Series) *chart.Data {
 	d := &chart.Data{Title: rep.Scenario.Name, StatusCodes: map[string]uint64{}}
+	for _, f := range rep.Faults {
+		d.Spans = append(d.Spans, chart.Span{Label: f.Description, Start: f.Started, End: f.Ended})
+	}
 	for c, n := range rep.Totals.StatusCodes {
 		d.StatusCodes[c] = n
 	}

@@ -30,6 +30,8 @@ type runOptions struct {
 	shard       string
 	shards      int
 	startAt     string
+	allowProd   bool
+	allowWrites bool
 }
 
 // sharding is this process's part of a split run.
@@ -49,6 +51,8 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.shard, "shard", "", "run part i of N of a split run (i from 0): its share of the rate, workers and unique data rows")
 	fs.IntVar(&o.shards, "shards", 0, "the number of parts; the part is read from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	fs.StringVar(&o.startAt, "start-at", "", "wait until this time (RFC 3339, or Unix seconds) before sending, so the parts of a split run start together")
+	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a target whose environment is production, or whose host is a production host")
+	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (for 'go tool pprof')")
 }
 
@@ -223,6 +227,9 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if err := checkSharding(sc, sh); err != nil {
 			return err
 		}
+	}
+	if err := guard(env, scs, o.allowProd, o.allowWrites); err != nil {
+		return err
 	}
 	raiseFileLimit()
 	if o.cpuProfile != "" {

@@ -232,3 +232,62 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	return v * mult, nil
 }
+
+// Fault is a network fault injected between loadgate and the target by an
+// in-process toxiproxy.
+type Fault struct {
+	// Type is latency, bandwidth, reset, timeout (a stall) or slow_close.
+	Type    string   `yaml:"type"`
+	Latency Duration `yaml:"latency"`
+	Jitter  Duration `yaml:"jitter"`
+	// Rate is a bandwidth in KB/s: 100, 100KB/s, 2MB/s.
+	Rate string `yaml:"rate"`
+	// After is when a reset happens, or when a stalled connection closes.
+	After Duration `yaml:"after"`
+	Delay Duration `yaml:"delay"`
+	// Toxicity is the share of connections affected: 0.1 or 10% (default all).
+	Toxicity *Share `yaml:"toxicity"`
+	// Direction is downstream (responses, the default), upstream or both.
+	Direction string `yaml:"direction"`
+	// From and To put the fault in force for a window of the run.
+	From Duration `yaml:"from"`
+	To   Duration `yaml:"to"`
+}
+
+// Share is a fraction written as 0.1 or 10%.
+type Share float64
+
+// UnmarshalYAML reads a fraction or a percentage.
+func (s *Share) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	pct := strings.HasSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a fraction (0.1) or a percentage (10%%)", n.Value)
+	}
+	if pct {
+		f /= 100
+	}
+	if f < 0 || f > 1 {
+		return fmt.Errorf("%q is not between 0 and 100%%", n.Value)
+	}
+	*s = Share(f)
+	return nil
+}
+
+// ParseKBps parses a bandwidth in KB/s: "100", "100KB/s", "2MB/s".
+func ParseKBps(s string) (int64, error) {
+	v := strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(v, "MB"):
+		mult, v = 1000, strings.TrimSuffix(v, "MB")
+	case strings.HasSuffix(v, "KB"):
+		v = strings.TrimSuffix(v, "KB")
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a bandwidth (examples: 100KB/s, 2MB/s)", s)
+	}
+	return n * mult, nil
+}

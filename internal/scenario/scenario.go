@@ -48,6 +48,11 @@ type Scenario struct {
 	Log    Log      `yaml:"log"`
 	// Report configures the time series of the reports.
 	Report ReportSettings `yaml:"report"`
+	// Faults are network faults injected between loadgate and the target.
+	Faults []Fault `yaml:"faults"`
+	// TestTag is appended to generated identifiers ({{ unique }}) and is
+	// {{ test_tag }} in templates, so test data can be found and cleaned.
+	TestTag string `yaml:"test_tag"`
 
 	// File is the path the scenario was read from, as given.
 	File     string `yaml:"-"`

@@ -36,6 +36,7 @@ func (s *Scenario) applyDefaults() {
 	if s.Target.Environment == "" {
 		s.Target.Environment = DefaultEnvironment
 	}
+	s.Target.Environment = strings.ToLower(strings.TrimSpace(s.Target.Environment))
 	for i := range s.Requests {
 		r := &s.Requests[i]
 		r.Method = strings.ToUpper(strings.TrimSpace(r.Method))
@@ -81,6 +82,7 @@ func (s *Scenario) validate() []error {
 	v.auth()
 	v.retries()
 	v.errorsAndLog()
+	v.faults()
 	return v.errs
 }
 
@@ -214,6 +216,10 @@ func (v *validator) thresholds() {
 	for i, t := range v.s.Thresholds {
 		p := fmt.Sprintf("thresholds[%d]", i)
 		e := t.Expr
+		if !e.Metric.Run {
+			v.fail(p, "%q: %s is a probe metric ('loadgate probe --threshold'), not measured in runs", e.Source, e.Metric.Name)
+			continue
+		}
 		if name := e.Request(); name != "" && v.s.RequestIndex(name) < 0 {
 			names := make([]string, len(v.s.Requests))
 			for j, r := range v.s.Requests {

@@ -147,7 +147,7 @@ func (v *validator) templates() {
 	for i := range v.s.Requests {
 		r := &v.s.Requests[i]
 		p := fmt.Sprintf("requests[%d]", i)
-		env := template.Env{Pools: pools}
+		env := template.Env{Pools: pools, TestTag: v.s.TestTag}
 		if r.Data != "" {
 			d, ok := v.s.Data[r.Data]
 			switch {
@@ -299,6 +299,45 @@ func (v *validator) retries() {
 	check("retry", v.s.Retry)
 	for i, r := range v.s.Requests {
 		check(fmt.Sprintf("requests[%d].retry", i), r.Retry)
+	}
+}
+
+func (v *validator) faults() {
+	for i, f := range v.s.Faults {
+		p := fmt.Sprintf("faults[%d]", i)
+		switch f.Type {
+		case "latency":
+			if f.Latency <= 0 {
+				v.fail(p+".latency", "is required: the delay to add, such as 200ms")
+			}
+			if f.Jitter > f.Latency {
+				v.fail(p+".jitter", "must not exceed latency")
+			}
+		case "bandwidth":
+			if _, err := ParseKBps(f.Rate); err != nil {
+				v.fail(p+".rate", "%v", err)
+			}
+		case "reset", "timeout":
+		case "slow_close":
+			if f.Delay <= 0 {
+				v.fail(p+".delay", "is required: how long the close waits, such as 1s")
+			}
+		case "":
+			v.fail(p+".type", "is required: latency, bandwidth, reset, timeout or slow_close")
+		default:
+			v.fail(p+".type", "%q is not latency, bandwidth, reset, timeout or slow_close", f.Type)
+		}
+		switch f.Direction {
+		case "", "downstream", "upstream", "both":
+		default:
+			v.fail(p+".direction", "%q is not downstream, upstream or both", f.Direction)
+		}
+		if f.To != 0 && f.To <= f.From {
+			v.fail(p+".to", "must come after from")
+		}
+	}
+	if len(v.s.TestTag) > 32 || strings.ContainsAny(v.s.TestTag, " \t\r\n/?#&") {
+		v.fail("test_tag", "%q: at most 32 characters, no spaces or URL punctuation", v.s.TestTag)
 	}
 }
 

@@ -11,7 +11,8 @@
 //	random_int MIN MAX       a whole number in [MIN, MAX]
 //	random_float MIN MAX [D] a number from MIN to MAX with D decimals (default 2)
 //	random_choice A B ...    one of the words (quote words with spaces)
-//	unique                   a value unique to this run and request
+//	unique                   a value unique to this run and request, ending in the test tag
+//	test_tag                 the scenario's test_tag
 //	row.FIELD                the field of the data feeder's current row
 //	take POOL                a captured value, removed from its pool
 //	pick POOL                a captured value, left in its pool
@@ -51,6 +52,9 @@ type Env struct {
 	Columns map[string]int
 	// Pools are the names of capture pools some request fills.
 	Pools map[string]bool
+	// TestTag marks generated identifiers (appended to unique), so test
+	// data can be found and cleaned afterwards.
+	TestTag string
 }
 
 // Template is a compiled template.
@@ -298,11 +302,19 @@ func (t *Template) compileCall(name string, args []string, env Env) (valueFunc, 
 		if err := nargs(name, args, 0, 0); err != nil {
 			return nil, err
 		}
+		tag := env.TestTag
 		return func(c *Context, dst []byte) []byte {
 			dst = append(dst, c.Unique...)
 			dst = append(dst, '-')
-			return strconv.AppendUint(dst, c.Count, 36)
+			dst = strconv.AppendUint(dst, c.Count, 36)
+			return append(dst, tag...)
 		}, nil
+	case "test_tag":
+		if err := nargs(name, args, 0, 0); err != nil {
+			return nil, err
+		}
+		tag := env.TestTag
+		return func(c *Context, dst []byte) []byte { return append(dst, tag...) }, nil
 	case "take", "pick":
 		if err := nargs(name, args, 1, 1); err != nil {
 			return nil, err
@@ -341,7 +353,7 @@ func (t *Template) compileCall(name string, args []string, env Env) (valueFunc, 
 			return dst
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown function %q (known: seq, uuid, now_ms, now_s, random_int, random_float, random_choice, unique, row.FIELD, take, pick)", name)
+	return nil, fmt.Errorf("unknown function %q (known: seq, uuid, now_ms, now_s, random_int, random_float, random_choice, unique, test_tag, row.FIELD, take, pick)", name)
 }
 
 func appendOnce(s []string, v string) []string {

@@ -165,3 +165,15 @@ func BenchmarkRender(b *testing.B) {
 		buf = tp.Render(c, buf[:0])
 	}
 }
+
+func TestTestTag(t *testing.T) {
+	t.Parallel()
+	c := &Context{Unique: "ab12", Count: 35}
+	env := Env{TestTag: "_test"}
+	if got := render(t, "Customer {{ unique }}", EscNone, env, c); got != "Customer ab12-z_test" {
+		t.Errorf("unique with a test tag = %q", got)
+	}
+	if got := render(t, "x{{ test_tag }}", EscNone, env, c); got != "x_test" {
+		t.Errorf("test_tag = %q", got)
+	}
+}

@@ -34,6 +34,9 @@ type Metric struct {
 	Kind   Kind
 	Labels []string // selector keys the metric accepts, such as "request"
 	Help   string
+	// Run and Probe say where the metric exists: in a run's figures, in a
+	// probe's, or both.
+	Run, Probe bool
 }
 
 var metrics = buildMetrics()
@@ -42,7 +45,7 @@ func buildMetrics() map[string]Metric {
 	out := map[string]Metric{}
 	register := func(kind Kind, labels []string, help string, names ...string) {
 		for _, n := range names {
-			out[n] = Metric{Name: n, Kind: kind, Labels: labels, Help: help}
+			out[n] = Metric{Name: n, Kind: kind, Labels: labels, Help: help, Run: true}
 		}
 	}
 	req := []string{"request"}
@@ -61,6 +64,22 @@ func buildMetrics() map[string]Metric {
 	}
 	register(Ratio, req, "share of tries that opened a new connection", "new_connection_rate")
 	register(Ratio, req, "share of tries that reused a connection", "connection_reuse_rate")
+	// Probe metrics; the phase ones a run has too.
+	probe := func(kind Kind, help string, run bool, names ...string) {
+		for _, n := range names {
+			m := out[n]
+			if m.Name == "" {
+				m = Metric{Name: n, Kind: kind, Help: help, Run: run}
+			}
+			m.Probe = true
+			out[n] = m
+		}
+	}
+	for _, ph := range []string{"dns", "connect", "tls", "ttfb", "total"} {
+		probe(Duration, ph+" phase of the tries", false, ph+"_min", ph+"_p50", ph+"_p95", ph+"_max")
+	}
+	probe(Ratio, "share of tries", false, "dns_error_rate", "connect_error_rate", "tls_error_rate")
+	probe(Ratio, "share of tries", true, "error_rate", "success_rate", "timeout_rate")
 	return out
 }
 
