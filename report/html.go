@@ -102,6 +102,9 @@ type runView struct {
 	Thresholds []thresholdView
 	HasDetail  bool
 	Requests   []requestRow
+	Corrected  string
+	Generator  string
+	Saturated  string
 	Phases     []phaseRow
 	Charts     []chartView
 	Errors     errorsView
@@ -321,6 +324,19 @@ func newRunView(id string, pr PageRun) runView {
 		v.Requests = append(v.Requests, row(n, rs.Method, rs.Path, false, rs.Totals, rs.Latency))
 	}
 	v.Requests = append(v.Requests, row("all", "", "", true, r.Totals, r.Latency))
+	if c := r.CorrectedLatency; c != nil {
+		v.Corrected = fmt.Sprintf("p50 %s · p95 %s · p99 %s · max %s", fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
+	}
+	if g := r.Generator; g != nil {
+		v.Generator = fmt.Sprintf("CPU %s mean, %s max of %d cores", fmtPct(g.CPUMean), fmtPct(g.CPUMax), g.Cores)
+		if g.Sent > 0 {
+			v.Generator += fmt.Sprintf("; schedule lag p99 %s, max %s; %d of %d open-model sends more than 100 ms late",
+				fmtMS(g.LagP99), fmtMS(g.LagMax), g.Late, g.Sent)
+		}
+		if g.Saturated {
+			v.Saturated = g.Reason
+		}
+	}
 	for _, n := range names {
 		if p := r.Requests[n].Phases; p != nil {
 			v.Phases = append(v.Phases, newPhaseRow(n, false, p))
@@ -564,7 +580,7 @@ thead th { background: #f6f8fa; border-bottom: 2px solid #d1d9e0; white-space: n
 td.num, th.num { text-align: right; white-space: nowrap; }
 tr.all td { font-weight: 600; border-top: 2px solid #d1d9e0; }
 td.pass { color: #116329; font-weight: 700; }
-td.fail, td.bad { color: #a40e26; font-weight: 700; }
+td.fail, td.bad, p.bad { color: #a40e26; font-weight: 700; }
 table.kv th { background: none; white-space: nowrap; font-weight: 600; color: #59636e; }
 table.kv { max-width: 100%; }
 .plots { display: flex; flex-wrap: wrap; gap: 1rem; }
@@ -632,6 +648,16 @@ a { color: #0969da; }
 {{- end}}
 </tbody>
 </table></div>
+
+{{- if .Corrected}}
+<p><strong>From the intended send time</strong> (coordinated omission corrected; thresholds use it): <span class="mono">{{.Corrected}}</span></p>
+{{- end}}
+{{- if .Saturated}}
+<p class="bad"><strong>Inconclusive:</strong> {{.Saturated}}</p>
+{{- end}}
+{{- if .Generator}}
+<p class="muted">Generator: {{.Generator}}</p>
+{{- end}}
 
 {{- if .Phases}}
 <h3 id="{{.ID}}-phases">Connection phases</h3>

@@ -103,6 +103,13 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 		row(mdText(n), rs.Totals, rs.Latency)
 	}
 	row("**all**", t, r.Latency)
+	if c := r.CorrectedLatency; c != nil {
+		fmt.Fprintf(b, "\nFrom the intended send time (coordinated omission corrected, what thresholds use): p50 %s, p95 %s, p99 %s, max %s.\n",
+			fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
+	}
+	if g := r.Generator; g != nil && g.Saturated {
+		fmt.Fprintf(b, "\n**Inconclusive:** %s.\n", mdText(g.Reason))
+	}
 
 	b.WriteString("\n**Errors**\n\n")
 	fmt.Fprintf(b, "- Status codes: %s\n", mdCounts(t.StatusCodes, false))

@@ -22,6 +22,9 @@ const (
 	Pass        = "pass"
 	Fail        = "fail"
 	Interrupted = "interrupted"
+	// Inconclusive: loadgate itself was saturated (out of CPU, behind its
+	// schedule), so the figures may not be the target's.
+	Inconclusive = "inconclusive"
 )
 
 // Report is the content of report.json.
@@ -32,12 +35,19 @@ type Report struct {
 	EndedAt       time.Time    `json:"ended_at"`
 	DurationS     float64      `json:"duration_s"`
 	// Verdict is "pass" when every threshold holds, "fail" when one does
-	// not, and "interrupted" when the run was stopped before its end.
+	// not, "inconclusive" when loadgate itself was saturated, and
+	// "interrupted" when the run was stopped before its end.
 	Verdict     string   `json:"verdict"`
 	Interrupted bool     `json:"interrupted"`
 	Totals      Totals   `json:"totals"`
 	Latency     Latency  `json:"latency_ms"`
 	E2ELatency  *Latency `json:"e2e_latency_ms,omitempty"`
+	// CorrectedLatency is latency from the intended send time of
+	// open-model requests (coordinated omission corrected), present when
+	// an open-model stage ran. Thresholds use it by default then.
+	CorrectedLatency *Latency `json:"corrected_latency_ms,omitempty"`
+	// Generator is loadgate's own health during the run.
+	Generator *Generator `json:"generator,omitempty"`
 	// Phases is the DNS, connect, TLS and time-to-first-byte timings of
 	// the tries, and connection reuse.
 	Phases     *Phases                   `json:"phases_ms,omitempty"`
@@ -199,8 +209,9 @@ type RequestSummary struct {
 	Latency Latency `json:"latency_ms"`
 	// E2ELatency is the end-to-end latency of logical requests, retries
 	// and waits included; present when a request was retried.
-	E2ELatency *Latency  `json:"e2e_latency_ms,omitempty"`
-	Phases     *Phases   `json:"phases_ms,omitempty"`
+	E2ELatency       *Latency `json:"e2e_latency_ms,omitempty"`
+	CorrectedLatency *Latency `json:"corrected_latency_ms,omitempty"`
+	Phases           *Phases  `json:"phases_ms,omitempty"`
 	Checks     []Check   `json:"checks,omitempty"`
 	Examples   []Example `json:"examples,omitempty"`
 }
@@ -262,8 +273,12 @@ type Input struct {
 	Notes      []string
 	// Series is the run's time series, for windowed thresholds; nil when
 	// there is none.
-	Series *Series
-	Faults []FaultInfo
+	Series    *Series
+	Faults    []FaultInfo
+	Generator *Generator
+	// Aborted says why a threshold stopped the run early; the verdict is
+	// then fail.
+	Aborted string
 }
 
 // UnmarshalJSON reads a null actual value back as NaN.
@@ -297,6 +312,8 @@ func Build(in Input) *Report {
 		Totals:        totals(total, send, wall),
 		Latency:       latency(total.Hist, total),
 		E2ELatency:    e2e(total),
+		CorrectedLatency: corrected(total),
+		Generator:     in.Generator,
 		Phases:        c.TotalPhases().summary(),
 		Stopped:       in.Stopped,
 		Auth:          in.Auth,
@@ -312,7 +329,7 @@ func Build(in Input) *Report {
 		s := c.ByRequest[i]
 		rs := RequestSummary{
 			Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send, wall), Latency: latency(s.Hist, s),
-			E2ELatency: e2e(s), Examples: in.Examples[name],
+			E2ELatency: e2e(s), CorrectedLatency: corrected(s), Examples: in.Examples[name],
 		}
 		if i < len(c.Phases) {
 			rs.Phases = c.Phases[i].summary()
@@ -364,6 +381,12 @@ func Build(in Input) *Report {
 		if !t.Pass {
 			r.Verdict = Fail
 		}
+	}
+	if r.Generator != nil && r.Generator.Saturated {
+		r.Verdict = Inconclusive
+	}
+	if in.Aborted != "" {
+		r.Interrupted, r.Stopped, r.Verdict = false, in.Aborted, Fail
 	}
 	if r.Interrupted {
 		r.Verdict = Interrupted
@@ -463,6 +486,14 @@ func totals(s *Stats, send, wall time.Duration) Totals {
 		}
 	}
 	return t
+}
+
+func corrected(s *Stats) *Latency {
+	if s.Corrected == nil {
+		return nil
+	}
+	l := latency(s.Corrected, nil)
+	return &l
 }
 
 func e2e(s *Stats) *Latency {
@@ -570,14 +601,14 @@ func Evaluate(r *Report, ths []threshold.Expr, s *Series) []ThresholdResult {
 
 // value returns the figure a threshold names, NaN when there is none.
 func (r *Report) value(e threshold.Expr) float64 {
-	t, l, ph := r.Totals, r.Latency, r.Phases
+	t, l, ph, cl := r.Totals, r.Latency, r.Phases, r.CorrectedLatency
 	var checks []Check
 	if name := e.Request(); name != "" {
 		rs, ok := r.Requests[name]
 		if !ok {
 			return math.NaN()
 		}
-		t, l, checks, ph = rs.Totals, rs.Latency, rs.Checks, rs.Phases
+		t, l, checks, ph, cl = rs.Totals, rs.Latency, rs.Checks, rs.Phases, rs.CorrectedLatency
 	} else {
 		for _, n := range r.RequestNames() {
 			checks = append(checks, r.Requests[n].Checks...)
@@ -585,6 +616,11 @@ func (r *Report) value(e threshold.Expr) float64 {
 	}
 	if v, ok := phaseMetric(e.Metric.Name, ph); ok {
 		return v
+	}
+	// Latency from the intended send time is the default where there is
+	// one (open-model stages): what the users of the target waited.
+	if e.Metric.Kind == threshold.Duration && cl != nil && e.Labels["latency"] != "raw" {
+		l = *cl
 	}
 	switch e.Metric.Name {
 	case "error_code":

@@ -29,6 +29,8 @@ type Snapshot struct {
 	Stopped       string               `json:"stopped,omitempty"`
 	Notes         []string             `json:"notes,omitempty"`
 	Faults        []FaultInfo          `json:"faults,omitempty"`
+	Generator     *Generator           `json:"generator,omitempty"`
+	Aborted       string               `json:"aborted,omitempty"`
 	// Runs is the number of runs merged into this one (1 for a run).
 	Runs int `json:"runs"`
 }
@@ -122,6 +124,7 @@ type StatsSnapshot struct {
 	Recovered   uint64                 `json:"recovered"`
 	RetryCauses map[string]uint64      `json:"retry_causes,omitempty"`
 	E2E         []byte                 `json:"e2e,omitempty"`
+	Corrected   []byte                 `json:"corrected,omitempty"`
 	ErrorCodes  map[string]uint64      `json:"error_codes,omitempty"`
 	Groups      map[string]*GroupStats `json:"groups,omitempty"`
 	Checks      []CheckStats           `json:"checks,omitempty"`
@@ -162,7 +165,10 @@ func (s *Stats) snapshot() (StatsSnapshot, error) {
 	if out.Hist, err = encodeHist(s.Hist); err != nil {
 		return out, err
 	}
-	out.E2E, err = encodeHist(s.E2E)
+	if out.E2E, err = encodeHist(s.E2E); err != nil {
+		return out, err
+	}
+	out.Corrected, err = encodeHist(s.Corrected)
 	return out, err
 }
 
@@ -210,6 +216,11 @@ func (ss *StatsSnapshot) stats() (*Stats, error) {
 			return nil, fmt.Errorf("end-to-end histogram: %w", err)
 		}
 	}
+	if len(ss.Corrected) > 0 {
+		if s.Corrected, err = hdrhistogram.Decode(ss.Corrected); err != nil {
+			return nil, fmt.Errorf("corrected histogram: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -218,7 +229,7 @@ func (c *Collector) Snapshot(in Input, interval time.Duration) (*Snapshot, error
 	snap := &Snapshot{
 		SchemaVersion: SchemaVersion, Scenario: in.Scenario, Meta: in.Meta, IntervalMS: interval.Milliseconds(),
 		Examples: in.Examples, Auth: in.Auth, RequestLog: in.RequestLog, Stopped: in.Stopped, Notes: in.Notes, Runs: 1,
-		Faults: in.Faults,
+		Faults: in.Faults, Generator: in.Generator, Aborted: in.Aborted,
 	}
 	for _, t := range in.Thresholds {
 		snap.Thresholds = append(snap.Thresholds, t.Source)
@@ -281,6 +292,7 @@ func (s *Snapshot) Input(series *Series) (Input, error) {
 	in := Input{
 		Collector: c, Scenario: s.Scenario, Meta: s.Meta, Examples: s.Examples, Auth: s.Auth,
 		RequestLog: s.RequestLog, Stopped: s.Stopped, Notes: s.Notes, Series: series, Faults: s.Faults,
+		Generator: s.Generator, Aborted: s.Aborted,
 	}
 	for _, src := range s.Thresholds {
 		e, err := threshold.Parse(src)
@@ -397,6 +409,9 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 		}
 		if p.Stopped != "" {
 			out.Stopped = p.Stopped
+		}
+		if p.Generator != nil && p.Generator.Saturated {
+			out.Generator = p.Generator
 		}
 		out.Notes = append(out.Notes, p.Notes...)
 	}

@@ -180,7 +180,12 @@ type Stats struct {
 	RetryCauses map[string]uint64
 	// E2E is the end-to-end latency of logical requests, retries and
 	// waits included; nil until a request is retried.
-	E2E        *hdrhistogram.Histogram
+	E2E *hdrhistogram.Histogram
+	// Corrected is latency measured from when the schedule meant each
+	// request to leave (open-model stages), free of coordinated omission;
+	// nil until an open-model request is recorded. For closed-model
+	// requests it holds their end-to-end latency.
+	Corrected  *hdrhistogram.Histogram
 	ErrorCodes map[string]uint64
 	Groups     map[string]*GroupStats
 	Checks     []CheckStats
@@ -209,7 +214,11 @@ type Logical struct {
 	Class     Class
 	Timeout   bool
 	Tries     int
-	E2E       time.Duration // end to end, when Tries > 1
+	E2E       time.Duration // end to end, retries included
+	// Open marks a request of an open-model stage; Corrected is then its
+	// latency from the intended send time.
+	Open      bool
+	Corrected time.Duration
 	ErrorCode string
 	Code      int // status of the last try, 0 for none
 	// RetryCauses are the statuses that caused each retry.
@@ -290,6 +299,22 @@ func (s *Stats) AddLogical(l *Logical) {
 		}
 		record(s.E2E, l.E2E)
 	}
+	if l.Open || s.Corrected != nil {
+		if s.Corrected == nil {
+			// Until now every request was closed-model: corrected is end
+			// to end.
+			if s.E2E != nil {
+				s.Corrected = s.E2E.Clone()
+			} else {
+				s.Corrected = s.Hist.Clone()
+			}
+		}
+		v := l.E2E
+		if l.Open {
+			v = l.Corrected
+		}
+		record(s.Corrected, v)
+	}
 	if l.ErrorCode != "" {
 		if s.ErrorCodes == nil {
 			s.ErrorCodes = map[string]uint64{}
@@ -364,6 +389,19 @@ func (s *Stats) Merge(o *Stats) {
 			s.E2E.Merge(o.E2E)
 		} else {
 			s.E2E.Merge(o.Hist)
+		}
+	}
+	if o.Corrected != nil || s.Corrected != nil {
+		if s.Corrected == nil {
+			s.Corrected = s.Hist.Clone()
+		}
+		switch {
+		case o.Corrected != nil:
+			s.Corrected.Merge(o.Corrected)
+		case o.E2E != nil:
+			s.Corrected.Merge(o.E2E)
+		default:
+			s.Corrected.Merge(o.Hist)
 		}
 	}
 	s.Requests += o.Requests

@@ -47,6 +47,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	row("all", r.Totals, r.Latency)
 	tw.Flush()
+	if c := r.CorrectedLatency; c != nil {
+		fmt.Fprintf(b, "\ncorrected p50 %s  p95 %s  p99 %s  max %s  (from the intended send time, coordinated omission corrected; thresholds use it)\n",
+			fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
+	}
 
 	t := r.Totals
 	b.WriteString("\nstatus    " + codes(t.StatusCodes))
@@ -93,6 +97,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(b, "phases    %d new connections, %s reused%s%s%s%s\n", p.NewConnections, fmtPct(p.ReuseRate),
 			part("dns", p.DNS), part("connect", p.Connect), part("tls", p.TLS), part("ttfb", p.TTFB))
+	}
+	if g := r.Generator; g != nil {
+		fmt.Fprintf(b, "generator cpu %s mean, %s max of %d cores", fmtPct(g.CPUMean), fmtPct(g.CPUMax), g.Cores)
+		if g.Sent > 0 {
+			fmt.Fprintf(b, "; schedule lag p99 %s, max %s; %d of %d sends more than 100ms late", fmtMS(g.LagP99), fmtMS(g.LagMax), g.Late, g.Sent)
+		}
+		b.WriteString("\n")
+		if g.Saturated {
+			fmt.Fprintf(b, "INCONCLUSIVE %s\n", g.Reason)
+		}
 	}
 	if a := r.Auth; a != nil {
 		fmt.Fprintf(b, "auth      %s: %d token requests (%d failed, %d forced by a 401), mean %s, apart from the figures above\n",

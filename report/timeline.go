@@ -166,6 +166,9 @@ type Timeline struct {
 	openIdx [2]int64 // interval index of each slot; -1 when unused
 	last    int64    // highest interval index written; -1 before the first
 	err     error
+	// OnInterval, when set, receives each interval of all requests as it
+	// is written (for live progress and thresholds).
+	OnInterval func(*IntervalRecord)
 }
 
 // NewTimeline writes intervals of the given length for the named
@@ -289,6 +292,9 @@ func (tl *Timeline) flushSlot(s int) {
 			rec.TargetRate = tl.target(mid)
 		}
 		tl.write(rec)
+		if i == all && tl.OnInterval != nil {
+			tl.OnInterval(rec)
+		}
 	}
 	tl.openIdx[s] = -1
 	tl.last = max(tl.last, idx)
@@ -302,6 +308,31 @@ func (tl *Timeline) writeEmpty(idx int64) {
 	}
 	tl.write(rec)
 	tl.last = max(tl.last, idx)
+	if tl.OnInterval != nil {
+		tl.OnInterval(rec)
+	}
+}
+
+// Advance closes the intervals that ended before now, even when no result
+// came in them (a target that stopped answering), keeping the one before
+// now's open for late results.
+func (tl *Timeline) Advance(now time.Time) {
+	idx := tl.index(now)
+	tl.flushBefore(idx - 1)
+	for gap := tl.last + 1; tl.last >= 0 && gap < idx-1; gap++ {
+		if tl.openIdx[0] != gap && tl.openIdx[1] != gap {
+			tl.writeEmpty(gap)
+		}
+	}
+}
+
+// Add adds o's figures into r, as if they were one interval.
+func (r *IntervalRecord) Add(o *IntervalRecord) {
+	if r.Start == 0 || o.Start < r.Start {
+		r.Start = o.Start
+	}
+	r.LengthMS += o.LengthMS
+	r.merge(o)
 }
 
 func (tl *Timeline) write(rec *IntervalRecord) {

@@ -108,9 +108,9 @@ func slide(recs []*IntervalRecord, k int, hist bool, fn func(i int, w *IntervalR
 	}
 }
 
-// windowValue is the value of a windowable metric over the figures rec
+// WindowValue is the value of a windowable metric over the figures rec
 // covering d of wall time; NaN when there is nothing to measure.
-func windowValue(metric string, rec *IntervalRecord, d time.Duration) float64 {
+func WindowValue(metric string, rec *IntervalRecord, d time.Duration) float64 {
 	ratio := func(n, of uint64) float64 {
 		if of == 0 {
 			return math.NaN()
@@ -204,7 +204,7 @@ func EvaluateWindowed(e threshold.Expr, s *Series) ThresholdResult {
 		for i, r := range recs {
 			v := math.NaN()
 			if r != nil {
-				v = windowValue(e.Metric.Name, r, s.Interval)
+				v = WindowValue(e.Metric.Name, r, s.Interval)
 			}
 			if e.Holds(v) {
 				streak++
@@ -254,7 +254,7 @@ func EvaluateWindowed(e threshold.Expr, s *Series) ThresholdResult {
 	}
 	worst, worstAt := math.NaN(), -1
 	slide(recs, k, isPercentile(e.Metric.Name), func(i int, w *IntervalRecord) {
-		v := windowValue(e.Metric.Name, w, time.Duration(k)*s.Interval)
+		v := WindowValue(e.Metric.Name, w, time.Duration(k)*s.Interval)
 		if math.IsNaN(v) {
 			return
 		}

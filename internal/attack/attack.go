@@ -188,7 +188,22 @@ type Extra struct {
 	// after a reused connection failed: failed tries the result does not
 	// show.
 	Resent int
+	// Intended is when the schedule meant the request to leave, for
+	// open-model stages (zero for closed ones). A worker that was not free
+	// in time sends it later: the difference is the schedule lag, and
+	// latency measured from Intended is free of coordinated omission.
+	Intended time.Time
 }
+
+// Ticker is implemented by handlers that want to hear from the run about
+// every TickEvery even when no result arrives (a target that stopped
+// answering), to close intervals, show progress and check thresholds.
+type Ticker interface {
+	Tick(now time.Time)
+}
+
+// TickEvery is how often a Ticker hears from the run.
+const TickEvery = 250 * time.Millisecond
 
 // Handler receives the progress of a run. Its methods are called from one
 // goroutine, in order.
@@ -307,10 +322,16 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		pc = vegeta.ConstantPacer{} // zero rate: as fast as the workers go
 	}
 	atk := vegeta.NewAttacker(opts...)
-	h.StageStart(i, st, time.Now())
+	began := time.Now()
+	h.StageStart(i, st, began)
 	// No attack name: vegeta would send it as a header on every request,
 	// and the URL tag already names the request.
 	results := atk.Attack(r.tr.target, pc, st.Duration, "")
+	var sched *pacer
+	if st.Open {
+		sp := st.pacer()
+		sched = &sp
+	}
 
 	// The one place where cancellation reaches the attacker: stop sending
 	// at once, give requests in flight a grace period, then cut them.
@@ -341,7 +362,23 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 
 	var herr error
 	var x Extra
-	for res := range results {
+	ticker, _ := h.(Ticker)
+	tick := time.NewTicker(TickEvery)
+	defer tick.Stop()
+	for {
+		var res *vegeta.Result
+		var more bool
+		select {
+		case res, more = <-results:
+		case now := <-tick.C:
+			if ticker != nil && herr == nil {
+				ticker.Tick(now)
+			}
+			continue
+		}
+		if !more {
+			break
+		}
 		if herr != nil {
 			continue // drain so the attacker's workers can finish
 		}
@@ -358,6 +395,11 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 			res.Error = "aborted: " + res.Error
 		}
 		x = Extra{Hit: hid}
+		if sched != nil {
+			// vegeta numbers hits as workers start them, in the order the
+			// pacer's ticks went out.
+			x.Intended = began.Add(sched.Due(sched.global(res.Seq)))
+		}
 		if rec := r.tr.hits.take(hid); rec != nil {
 			x.Attempts, x.Sent, x.Resent = rec.attempts, rec.sent, rec.resent
 		}

@@ -20,6 +20,9 @@ const (
 	ExitFail    = 1 // a threshold or comparison failed
 	ExitUsage   = 2 // bad usage or invalid input
 	ExitRunFail = 3 // the run itself failed or was interrupted
+	// ExitInconclusive: loadgate itself was saturated, so the verdict does
+	// not speak for the target.
+	ExitInconclusive = 4
 )
 
 // Env is what a command may touch of the outside world.
@@ -167,7 +170,7 @@ func writeOverview(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
-	b.WriteString("\nExit codes: 0 pass, 1 a threshold failed, 2 bad usage or input, 3 the run failed or was interrupted.\n")
+	b.WriteString("\nExit codes: 0 pass, 1 a threshold failed, 2 bad usage or input, 3 the run failed or was interrupted,\n4 inconclusive (loadgate itself was saturated).\n")
 	b.WriteString("Run 'loadgate help <command>' or 'loadgate <command> -h' for a command's flags and examples.\n")
 	_, _ = io.WriteString(w, b.String()) // a closed stdout is not worth an error
 }

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -40,7 +41,7 @@ const (
 
 // runOne runs one scenario into dir. It returns the rendered report
 // whenever one could be built, with an error when the run failed part way.
-func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh sharding) (*rendered, error) {
+func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh sharding, progress int) (*rendered, error) {
 	base := sc.Target.BaseURL
 	var notes []string
 	if base == scenario.Embedded {
@@ -90,6 +91,11 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	}
 	interval := sc.Interval()
 	rec.tl = report.NewTimeline(interval, rec.col.Names, targetRate(rec.col.Stages), seriesFile, hlogFile)
+	rec.health = report.NewHealth(runtime.GOMAXPROCS(0), processCPU)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	rec.live = newLive(env.Stderr, progress, sc, rec.col.Stages, stopRun)
+	rec.tl.OnInterval = rec.live.onInterval
 	phases := rec.col.Phases
 	pr.plan.Phases = func(req int, dns, connect, tls, ttfb time.Duration, reused bool) {
 		phases[req].Add(&report.PhaseSample{DNS: dns, Connect: connect, TLS: tls, TTFB: ttfb, Reused: reused})
@@ -101,19 +107,23 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 
 	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
 		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
-	faultCtx, stopFaults := context.WithCancel(ctx)
+	faultCtx, stopFaults := context.WithCancel(runCtx)
 	faultErr := make(chan error, 1)
 	if proxy != nil {
 		go func() { faultErr <- proxy.Run(faultCtx, time.Now()) }()
 	} else {
 		faultErr <- nil
 	}
-	runErr := runner.Run(ctx, rec)
+	runErr := runner.Run(runCtx, rec)
+	rec.live.close()
 	stopFaults()
 	if err := <-faultErr; err != nil && runErr == nil {
 		runErr = fmt.Errorf("faults: %w", err)
 	}
-	if ctx.Err() != nil {
+	switch {
+	case rec.live.aborted != "":
+		fmt.Fprintf(env.Stderr, "loadgate: %s; writing the report\n", rec.live.aborted)
+	case ctx.Err() != nil:
 		fmt.Fprintf(env.Stderr, "loadgate: stopped after %d requests; writing what was gathered\n", rec.n)
 	}
 	var stopped string
@@ -147,6 +157,8 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	}
 	in := report.Input{
 		Faults:    faultInfos(proxy),
+		Generator: rec.health.Report(),
+		Aborted:   rec.live.aborted,
 		Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,
 		Stopped: stopped, Notes: notes,
 		RequestLog: &report.LogSummary{File: fileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
@@ -352,4 +364,13 @@ func faultInfos(p *faults.Proxy) []report.FaultInfo {
 		})
 	}
 	return out
+}
+
+// processCPU returns the CPU time loadgate has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -113,7 +113,7 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 		p.Auth = attack.Auth{Kind: a.Type, Token: a.Token, Header: a.Header}
 	}
 	for _, st := range sc.Stages {
-		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.index, Shards: sh.count}
+		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.index, Shards: sh.count, MaxWorkers: st.MaxWorkers}
 		// A part's workers: the whole split as evenly as whole numbers go.
 		as.Concurrency = st.Concurrency / sh.count
 		if sh.index < st.Concurrency%sh.count {

@@ -24,6 +24,8 @@ type recorder struct {
 	pr       *prepared
 	col      *report.Collector
 	tl       *report.Timeline
+	health   *report.Health
+	live     *live
 	raw      rawSink
 	log      *reqlog.Log
 	sample   uint64
@@ -70,10 +72,32 @@ func newRecorder(pr *prepared, raw rawSink, log *reqlog.Log) *recorder {
 	}
 }
 
-func (r *recorder) StageStart(i int, _ attack.Stage, at time.Time) { r.col.StageStarted(i, at) }
+func (r *recorder) StageStart(i int, _ attack.Stage, at time.Time) {
+	r.col.StageStarted(i, at)
+	if r.live != nil {
+		r.live.stageStart(i, at)
+	}
+}
 
 func (r *recorder) StageEnd(i int, at time.Time, interrupted bool) {
 	r.col.StageEnded(i, at, interrupted)
+	if r.live != nil {
+		r.live.stageEnd(i)
+	}
+}
+
+// Tick closes the intervals that ended, samples loadgate's CPU and updates
+// the progress display, results or not.
+func (r *recorder) Tick(now time.Time) {
+	if r.health != nil {
+		r.health.Sample(now)
+	}
+	if r.tl != nil {
+		r.tl.Advance(now)
+	}
+	if r.live != nil {
+		r.live.tick(now)
+	}
 }
 
 func (r *recorder) redactedURL(req int, u string) string {
@@ -127,6 +151,14 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		l.Class = report.ClassBusiness
 	}
 	l.Code, l.ErrorCode, l.Checked = int(res.Code), r.out.ErrorCode, r.out.Checked
+	if !x.Intended.IsZero() {
+		// An open-model request: how late it left, and its latency from
+		// when it should have left.
+		l.Open, l.Corrected = true, res.Timestamp.Add(res.Latency).Sub(x.Intended)
+		if r.health != nil {
+			r.health.Sent(res.Timestamp.Sub(x.Intended))
+		}
+	}
 	l.Failed = append(l.Failed, r.out.Failed...)
 	last.Group, last.Class = r.out.Group, l.Class
 	if x.Resent > 0 {

@@ -32,6 +32,7 @@ type runOptions struct {
 	startAt     string
 	allowProd   bool
 	allowWrites bool
+	quiet       bool
 }
 
 // sharding is this process's part of a split run.
@@ -51,6 +52,7 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.shard, "shard", "", "run part i of N of a split run (i from 0): its share of the rate, workers and unique data rows")
 	fs.IntVar(&o.shards, "shards", 0, "the number of parts; the part is read from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	fs.StringVar(&o.startAt, "start-at", "", "wait until this time (RFC 3339, or Unix seconds) before sending, so the parts of a split run start together")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress display (a terminal gets bars, a log a line every 10 s)")
 	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a target whose environment is production, or whose host is a production host")
 	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (for 'go tool pprof')")
@@ -263,7 +265,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, scs[0], dir, o.raw, sh)
+		r, err := runOne(ctx, env, scs[0], dir, o.raw, sh, progressMode(env, o.quiet))
 		if r == nil {
 			return err
 		}
@@ -281,6 +283,8 @@ func exitCode(r *report.Report) int {
 		return ExitPass
 	case report.Fail:
 		return ExitFail
+	case report.Inconclusive:
+		return ExitInconclusive
 	}
 	return ExitRunFail
 }
@@ -354,7 +358,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 		if _, err := prepareDir(e.Dir, true); err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, sc, e.Dir, o.raw, sh)
+		r, err := runOne(ctx, env, sc, e.Dir, o.raw, sh, progressMode(env, o.quiet))
 		if r != nil {
 			runs = append(runs, r)
 		}
@@ -395,6 +399,8 @@ func suiteVerdict(code int) string {
 		return report.Pass
 	case ExitFail:
 		return report.Fail
+	case ExitInconclusive:
+		return report.Inconclusive
 	}
 	return "error"
 }

@@ -209,6 +209,9 @@ type Stage struct {
 	Rate        *Rate    `yaml:"rate"`
 	RampTo      *Rate    `yaml:"ramp_to"`
 	Concurrency int      `yaml:"concurrency"`
+	// MaxWorkers caps the requests in flight of an open-model stage
+	// (default 10000): past it, sends wait and fall behind the schedule.
+	MaxWorkers int `yaml:"max_workers"`
 }
 
 // Open reports whether the stage is an open-model (rate-driven) stage.
@@ -218,14 +221,48 @@ func (s Stage) Open() bool { return s.Rate != nil }
 type Threshold struct {
 	Expr threshold.Expr
 	Line int
+	// Abort stops the run as soon as the threshold is lost, once After
+	// has passed since the start; the report is still written.
+	Abort bool
+	After time.Duration
 }
 
-// UnmarshalYAML reads a threshold written as a string.
+// UnmarshalYAML reads a threshold written as a string, or as a mapping
+// {expr: "error_rate < 5%", abort: true, after: 30s}.
 func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
+	src := n.Value
+	if n.Kind == yaml.MappingNode {
+		var m struct {
+			Expr  string `yaml:"expr"`
+			Abort bool   `yaml:"abort"`
+			After string `yaml:"after"`
+		}
+		dec := n
+		if err := dec.Decode(&m); err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k := n.Content[i].Value; k {
+			case "expr", "abort", "after":
+			default:
+				return fmt.Errorf("unknown field %q (a threshold takes expr, abort, after)", k)
+			}
+		}
+		if m.Expr == "" {
+			return fmt.Errorf("a threshold mapping needs expr, such as {expr: \"error_rate < 5%%\", abort: true}")
+		}
+		if m.After != "" {
+			d, err := ParseDuration(m.After)
+			if err != nil {
+				return fmt.Errorf("after: %v", err)
+			}
+			t.After = d
+		}
+		src, t.Abort = m.Expr, m.Abort
+	} else if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("want a threshold expression such as \"p95 < 800ms\"")
 	}
-	e, err := threshold.Parse(n.Value)
+	e, err := threshold.Parse(src)
 	if err != nil {
 		return err
 	}
@@ -234,7 +271,12 @@ func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // MarshalYAML writes the threshold back as its source text.
-func (t Threshold) MarshalYAML() (any, error) { return t.Expr.Source, nil }
+func (t Threshold) MarshalYAML() (any, error) {
+	if t.Abort {
+		return map[string]any{"expr": t.Expr.Source, "abort": true, "after": t.After.String()}, nil
+	}
+	return t.Expr.Source, nil
+}
 
 // Duration is a time.Duration written as "30s", "5m", "1h30m".
 type Duration time.Duration

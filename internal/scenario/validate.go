@@ -198,6 +198,9 @@ func (v *validator) stages() {
 			if st.Rate.PerSecond > MaxRate {
 				v.fail(p+".rate", "must be at most %d/s", MaxRate)
 			}
+			if st.MaxWorkers < 0 || st.MaxWorkers > MaxConcurrency {
+				v.fail(p+".max_workers", "must be from 1 to %d", MaxConcurrency)
+			}
 			if st.RampTo != nil && st.RampTo.PerSecond > MaxRate {
 				v.fail(p+".ramp_to", "must be at most %d/s", MaxRate)
 			}
@@ -207,6 +210,9 @@ func (v *validator) stages() {
 			}
 			if st.RampTo != nil {
 				v.fail(p+".ramp_to", "applies to rate stages only")
+			}
+			if st.MaxWorkers != 0 {
+				v.fail(p+".max_workers", "applies to rate stages only; concurrency is the closed model's workers")
 			}
 		}
 	}
@@ -226,6 +232,9 @@ func (v *validator) thresholds() {
 				names[j] = r.Name
 			}
 			v.fail(p, "%q: no request is named %q (requests: %s)", e.Source, name, strings.Join(names, ", "))
+		}
+		if l, ok := e.Labels["latency"]; ok && l != "raw" && l != "corrected" {
+			v.fail(p, "%q: latency=%s: want latency=raw or latency=corrected", e.Source, l)
 		}
 		if e.Metric.Name == "error_code" {
 			if c, ok := e.Labels["code"]; !ok || strings.Trim(c, "0123456789") != "" {

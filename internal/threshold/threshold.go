@@ -49,7 +49,9 @@ func buildMetrics() map[string]Metric {
 		}
 	}
 	req := []string{"request"}
-	register(Duration, req, "latency percentile, mean, spread or extreme", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p999", "max")
+	// latency=raw or latency=corrected: from the actual or the intended
+	// send time (the default for open-model stages is corrected).
+	register(Duration, []string{"request", "latency"}, "latency percentile, mean, spread or extreme", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p999", "max")
 	register(Ratio, req, "fraction of requests", "error_rate", "success_rate", "rate_4xx", "rate_5xx",
 		"network_error_rate", "timeout_rate", "protocol_error_rate", "business_error_rate", "system_error_rate")
 	register(Ratio, []string{"request", "code"}, "fraction of requests whose body carried the error code", "error_code")

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCoordinatedOmission runs an open model at 100/s with two workers
+// against a server that stalls for 1 s once (every response waits for the
+// stall's end): the two requests caught in the stall are the only slow ones
+// by their own clock, so raw p99 stays low, while the hundred that should
+// have left during the stall waited for it, which the latency from the
+// intended send time shows.
+func TestCoordinatedOmission(t *testing.T) {
+	t.Parallel()
+	var stallEnd atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall" {
+			stallEnd.Store(time.Now().Add(time.Second).UnixNano())
+			return
+		}
+		if d := time.Until(time.Unix(0, stallEnd.Load())); d > 0 {
+			time.Sleep(d)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}))
+	time.AfterFunc(1500*time.Millisecond, func() { http.Get(srv.URL + "/stall") })
+	defer srv.Close()
+	code, r, out := runScenario(t, `name: co
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: x, path: /}]
+stages: [{duration: 4s, rate: 100/s, max_workers: 2}]
+thresholds:
+  - "p99{latency=raw} < 100ms"
+  - p99 >= 500ms
+`, nil)
+	if code != ExitPass {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if r.CorrectedLatency == nil || r.CorrectedLatency.P99 < 500 || r.Latency.P99 > 100 {
+		t.Errorf("raw p99 %vms, corrected %+v", r.Latency.P99, r.CorrectedLatency)
+	}
+	g := r.Generator
+	if g == nil || g.LagMax < 800 || g.Late == 0 || g.Sent != 400 {
+		t.Errorf("generator health: %+v", g)
+	}
+}
+
+// TestAbortOnLostThreshold: a threshold with abort stops the run within 2 s
+// after its grace period once it is lost; the report is still whole.
+func TestAbortOnLostThreshold(t *testing.T) {
+	t.Parallel()
+	begin := time.Now()
+	code, r, out := runScenario(t, `name: abort
+target: {base_url: embedded}
+auth: {type: bearer, token: ak_7D8sF3gT6hJ9kL2qW4eR5tY7uI8oP0z}
+fixture: {error_500_rate: 0.3, seed: 3}
+requests: [{name: ping, path: /v1/ping}]
+stages: [{duration: 30s, rate: 100/s}]
+thresholds:
+  - {expr: "error_rate < 5%", abort: true, after: 2s}
+`, nil)
+	took := time.Since(begin)
+	if code != ExitFail || r.Verdict != "fail" || r.Interrupted {
+		t.Fatalf("exit %d verdict %s\n%s", code, r.Verdict, out)
+	}
+	if r.DurationS < 2 || r.DurationS > 4 || took > 10*time.Second {
+		t.Errorf("ran %.1fs (took %v), want a stop within 2 s after the 2 s grace", r.DurationS, took)
+	}
+	if r.Stopped == "" || r.Totals.Requests < 150 {
+		t.Errorf("stopped %q after %d requests", r.Stopped, r.Totals.Requests)
+	}
+}
