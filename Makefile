@@ -27,6 +27,7 @@ browser:
 
 test: vet browser
 	LOADGATE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 8m ./...
+	$(GO) test -count=1 -run '^TestAccuracy$$' ./internal/cli
 
 # bench runs loadgate, vegeta, hey and wrk side by side against nginx on
 # loopback (about 3 minutes) and writes bench/RESULTS.md; see bench/README.md.

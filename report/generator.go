@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -24,10 +25,29 @@ type Generator struct {
 	Late      uint64  `json:"late_sends"`
 	Sent      uint64  `json:"open_model_sends"`
 	LateShare float64 `json:"late_share"`
+	// Workers: the most requests in flight at once (sampled four times a
+	// second), the most the stages allowed, and the share of samples at
+	// that maximum (sends then wait for a free worker and leave late).
+	WorkersPeak  int     `json:"workers_peak"`
+	WorkersMax   int     `json:"workers_max"`
+	WorkersAtMax float64 `json:"workers_at_max_share"`
 	// Saturated is set when loadgate ran out of CPU and fell behind its
 	// schedule: the verdict is then inconclusive.
 	Saturated bool   `json:"saturated"`
 	Reason    string `json:"reason,omitempty"`
+}
+
+// Summary is the health in one line.
+func (g *Generator) Summary() string {
+	s := fmt.Sprintf("CPU %s mean, %s max of %d cores", fmtPct(g.CPUMean), fmtPct(g.CPUMax), g.Cores)
+	if g.Sent > 0 {
+		s += fmt.Sprintf("; schedule lag p99 %s, max %s; %d of %d open-model sends more than 100 ms late",
+			fmtMS(g.LagP99), fmtMS(g.LagMax), g.Late, g.Sent)
+	}
+	if g.WorkersMax > 0 {
+		s += fmt.Sprintf("; workers peak %d of %d, at the maximum %s of the time", g.WorkersPeak, g.WorkersMax, fmtPct(g.WorkersAtMax))
+	}
+	return s
 }
 
 // Thresholds of generator health.
@@ -50,6 +70,19 @@ type Health struct {
 	lastWall  time.Time
 	cores     int
 	cpuSample func() time.Duration
+
+	workersPeak, workersMax, samples, atMax int
+}
+
+// Workers records the requests in flight at one moment, against the most
+// allowed.
+func (h *Health) Workers(inFlight, limit int) {
+	h.samples++
+	h.workersPeak = max(h.workersPeak, inFlight)
+	h.workersMax = max(h.workersMax, limit)
+	if limit > 0 && inFlight >= limit {
+		h.atMax++
+	}
 }
 
 // NewHealth tracks health on a machine of cores cores; cpu returns the
@@ -87,7 +120,11 @@ func (h *Health) Sample(now time.Time) {
 
 // Report summarises the health.
 func (h *Health) Report() *Generator {
-	g := &Generator{Cores: h.cores, CPUMax: h.cpuMax, Late: h.late, Sent: uint64(h.lag.TotalCount())}
+	g := &Generator{Cores: h.cores, CPUMax: h.cpuMax, Late: h.late, Sent: uint64(h.lag.TotalCount()),
+		WorkersPeak: h.workersPeak, WorkersMax: h.workersMax}
+	if h.samples > 0 {
+		g.WorkersAtMax = float64(h.atMax) / float64(h.samples)
+	}
 	if h.cpuN > 0 {
 		g.CPUMean = h.cpuSum / float64(h.cpuN)
 	}
@@ -99,6 +136,10 @@ func (h *Health) Report() *Generator {
 	if g.CPUMean >= SaturatedCPU && g.LateShare > SaturatedLate {
 		g.Saturated = true
 		g.Reason = "loadgate used most of the machine's CPU and sent late: the generator, not the target, may have been the limit"
+	} else if g.WorkersAtMax > 0 && g.LateShare > SaturatedLate {
+		// Not the generator's fault: the target held every worker. The
+		// corrected latency counts the wait.
+		g.Reason = "every worker was busy (max_workers reached) and sends left late: the target answered too slowly for the rate"
 	}
 	return g
 }

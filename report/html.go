@@ -328,10 +328,9 @@ func newRunView(id string, pr PageRun) runView {
 		v.Corrected = fmt.Sprintf("p50 %s · p95 %s · p99 %s · max %s", fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
 	}
 	if g := r.Generator; g != nil {
-		v.Generator = fmt.Sprintf("CPU %s mean, %s max of %d cores", fmtPct(g.CPUMean), fmtPct(g.CPUMax), g.Cores)
-		if g.Sent > 0 {
-			v.Generator += fmt.Sprintf("; schedule lag p99 %s, max %s; %d of %d open-model sends more than 100 ms late",
-				fmtMS(g.LagP99), fmtMS(g.LagMax), g.Late, g.Sent)
+		v.Generator = g.Summary()
+		if !g.Saturated && g.Reason != "" {
+			v.Generator += ". " + g.Reason
 		}
 		if g.Saturated {
 			v.Saturated = g.Reason

@@ -95,11 +95,16 @@ func WriteJUnit(w io.Writer, reports []*Report) error {
 		out.Suites = append(out.Suites, s)
 	}
 	out.Time = fmt.Sprintf("%.3f", total)
+	return writeXML(w, out)
+}
+
+// writeXML writes v as an indented XML document.
+func writeXML(w io.Writer, v any) error {
 	var b strings.Builder
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)
 	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	b.WriteString("\n")

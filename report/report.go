@@ -209,11 +209,11 @@ type RequestSummary struct {
 	Latency Latency `json:"latency_ms"`
 	// E2ELatency is the end-to-end latency of logical requests, retries
 	// and waits included; present when a request was retried.
-	E2ELatency       *Latency `json:"e2e_latency_ms,omitempty"`
-	CorrectedLatency *Latency `json:"corrected_latency_ms,omitempty"`
-	Phases           *Phases  `json:"phases_ms,omitempty"`
-	Checks     []Check   `json:"checks,omitempty"`
-	Examples   []Example `json:"examples,omitempty"`
+	E2ELatency       *Latency  `json:"e2e_latency_ms,omitempty"`
+	CorrectedLatency *Latency  `json:"corrected_latency_ms,omitempty"`
+	Phases           *Phases   `json:"phases_ms,omitempty"`
+	Checks           []Check   `json:"checks,omitempty"`
+	Examples         []Example `json:"examples,omitempty"`
 }
 
 // StageSummary is the plan and figures of one stage.
@@ -305,21 +305,21 @@ func Build(in Input) *Report {
 	send, wall, planned, allOpen := c.windows()
 	total := c.Total()
 	r := &Report{
-		SchemaVersion: SchemaVersion,
-		Scenario:      in.Scenario,
-		Requests:      map[string]RequestSummary{},
-		Meta:          in.Meta,
-		Totals:        totals(total, send, wall),
-		Latency:       latency(total.Hist, total),
-		E2ELatency:    e2e(total),
+		SchemaVersion:    SchemaVersion,
+		Scenario:         in.Scenario,
+		Requests:         map[string]RequestSummary{},
+		Meta:             in.Meta,
+		Totals:           totals(total, send, wall),
+		Latency:          latency(total.Hist, total),
+		E2ELatency:       e2e(total),
 		CorrectedLatency: corrected(total),
-		Generator:     in.Generator,
-		Phases:        c.TotalPhases().summary(),
-		Stopped:       in.Stopped,
-		Auth:          in.Auth,
-		RequestLog:    in.RequestLog,
-		Notes:         in.Notes,
-		Faults:        in.Faults,
+		Generator:        in.Generator,
+		Phases:           c.TotalPhases().summary(),
+		Stopped:          in.Stopped,
+		Auth:             in.Auth,
+		RequestLog:       in.RequestLog,
+		Notes:            in.Notes,
+		Faults:           in.Faults,
 	}
 	if allOpen && send > 0 {
 		v := planned / send.Seconds()

@@ -211,10 +211,10 @@ type Try struct {
 
 // Logical is the outcome of a logical request.
 type Logical struct {
-	Class     Class
-	Timeout   bool
-	Tries     int
-	E2E       time.Duration // end to end, retries included
+	Class   Class
+	Timeout bool
+	Tries   int
+	E2E     time.Duration // end to end, retries included
 	// Open marks a request of an open-model stage; Corrected is then its
 	// latency from the intended send time.
 	Open      bool

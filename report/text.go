@@ -99,13 +99,12 @@ func (r *Report) WriteText(w io.Writer) error {
 			part("dns", p.DNS), part("connect", p.Connect), part("tls", p.TLS), part("ttfb", p.TTFB))
 	}
 	if g := r.Generator; g != nil {
-		fmt.Fprintf(b, "generator cpu %s mean, %s max of %d cores", fmtPct(g.CPUMean), fmtPct(g.CPUMax), g.Cores)
-		if g.Sent > 0 {
-			fmt.Fprintf(b, "; schedule lag p99 %s, max %s; %d of %d sends more than 100ms late", fmtMS(g.LagP99), fmtMS(g.LagMax), g.Late, g.Sent)
-		}
-		b.WriteString("\n")
-		if g.Saturated {
+		fmt.Fprintf(b, "generator %s\n", g.Summary())
+		switch {
+		case g.Saturated:
 			fmt.Fprintf(b, "INCONCLUSIVE %s\n", g.Reason)
+		case g.Reason != "":
+			fmt.Fprintf(b, "note      %s\n", g.Reason)
 		}
 	}
 	if a := r.Auth; a != nil {

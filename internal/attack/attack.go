@@ -199,7 +199,13 @@ type Extra struct {
 // every TickEvery even when no result arrives (a target that stopped
 // answering), to close intervals, show progress and check thresholds.
 type Ticker interface {
-	Tick(now time.Time)
+	Tick(now time.Time, w Workers)
+}
+
+// Workers is how many requests were in flight at a tick, against the most
+// the stage allows: an open-model stage at its maximum sends late.
+type Workers struct {
+	InFlight, Max int
 }
 
 // TickEvery is how often a Ticker hears from the run.
@@ -322,6 +328,16 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		pc = vegeta.ConstantPacer{} // zero rate: as fast as the workers go
 	}
 	atk := vegeta.NewAttacker(opts...)
+	maxWorkers := st.Concurrency
+	if st.Open {
+		maxWorkers = max(st.MaxWorkers, 0)
+		if maxWorkers == 0 {
+			maxWorkers = DefaultMaxWorkers
+		}
+	}
+	// Requests in flight: hits the targeter made this stage, less results
+	// received.
+	hitsBefore, received := r.tr.hitN.Load(), uint64(0)
 	began := time.Now()
 	h.StageStart(i, st, began)
 	// No attack name: vegeta would send it as a header on every request,
@@ -372,13 +388,15 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		case res, more = <-results:
 		case now := <-tick.C:
 			if ticker != nil && herr == nil {
-				ticker.Tick(now)
+				made := r.tr.hitN.Load() - hitsBefore
+				ticker.Tick(now, Workers{InFlight: int(made - min(received, made)), Max: maxWorkers})
 			}
 			continue
 		}
 		if !more {
 			break
 		}
+		received++
 		if herr != nil {
 			continue // drain so the attacker's workers can finish
 		}

@@ -18,9 +18,10 @@ import (
 // TestAccuracy runs against a fixed-delay endpoint: p50 lands within 1 ms
 // of the delay, and every percentile of the report is within the
 // histogram's precision (3 significant digits) of the exact one, computed
-// here from the raw results.
+// here from the raw results. It runs before the package's parallel tests,
+// on a machine no busier than the other packages' tests make it, since
+// what it measures is loadgate's timing.
 func TestAccuracy(t *testing.T) {
-	t.Parallel()
 	const delay = 5 * time.Millisecond
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
@@ -34,8 +35,14 @@ stages: [{duration: 2s, rate: 500/s}]
 	if code != ExitPass {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	if math.Abs(r.Latency.P50-float64(delay.Milliseconds())) > 1 {
-		t.Errorf("p50 %vms, want within 1 ms of %v", r.Latency.P50, delay)
+	// Within 1 ms; the race detector's instrumentation of both HTTP stacks
+	// adds about another (make test also runs this test without it).
+	tol := 1.0
+	if raceEnabled {
+		tol = 2
+	}
+	if math.Abs(r.Latency.P50-float64(delay.Milliseconds())) > tol {
+		t.Errorf("p50 %vms, want within %v ms of %v", r.Latency.P50, tol, delay)
 	}
 	// The exact percentiles, from every latency in the raw results.
 	dir := filepath.Dir(r.Scenario.File)

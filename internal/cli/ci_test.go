@@ -3,6 +3,7 @@ package cli
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,6 +47,12 @@ thresholds:
 	g := r.Generator
 	if g == nil || g.LagMax < 800 || g.Late == 0 || g.Sent != 400 {
 		t.Errorf("generator health: %+v", g)
+	}
+	// Both workers were held by the stall for a quarter of the run: the
+	// target, not the generator, was the limit.
+	if g == nil || g.WorkersMax != 2 || g.WorkersPeak != 2 || g.WorkersAtMax < 0.15 || g.Saturated ||
+		!strings.Contains(g.Reason, "max_workers reached") {
+		t.Errorf("workers: %+v", g)
 	}
 }
 

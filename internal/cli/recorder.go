@@ -88,9 +88,10 @@ func (r *recorder) StageEnd(i int, at time.Time, interrupted bool) {
 
 // Tick closes the intervals that ended, samples loadgate's CPU and updates
 // the progress display, results or not.
-func (r *recorder) Tick(now time.Time) {
+func (r *recorder) Tick(now time.Time, w attack.Workers) {
 	if r.health != nil {
 		r.health.Sample(now)
+		r.health.Workers(w.InFlight, w.Max)
 	}
 	if r.tl != nil {
 		r.tl.Advance(now)

@@ -193,10 +193,17 @@ func applyOverrides(sc *scenario.Scenario, o *runOptions) error {
 		}
 		sc.Stages = []scenario.Stage{st}
 	case dur > 0:
-		total := sc.TotalDuration()
+		// Each stage keeps its share, in whole milliseconds, and the last
+		// takes what rounding left, so the stages add up to D exactly.
+		total, left := sc.TotalDuration(), dur
 		for i := range sc.Stages {
 			st := &sc.Stages[i]
-			st.Duration = scenario.Duration(time.Duration(float64(dur) * float64(st.Duration.D()) / float64(total)))
+			d := left
+			if i < len(sc.Stages)-1 {
+				d = time.Duration(float64(dur) * float64(st.Duration.D()) / float64(total)).Round(time.Millisecond)
+			}
+			left -= d
+			st.Duration = scenario.Duration(d)
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/loadgate/loadgate/internal/threshold"
 )
 
 // Defaults applied to fields left out.
@@ -235,6 +237,14 @@ func (v *validator) thresholds() {
 		}
 		if l, ok := e.Labels["latency"]; ok && l != "raw" && l != "corrected" {
 			v.fail(p, "%q: latency=%s: want latency=raw or latency=corrected", e.Source, l)
+		}
+		switch {
+		case t.Abort && !threshold.Windowable(e.Metric.Name):
+			v.fail(p+".abort", "%q: %s is known only at the end of a run, so it cannot stop one early", e.Source, e.Metric.Name)
+		case t.Abort && e.Request() != "":
+			v.fail(p+".abort", "%q: abort works on thresholds over all requests; drop {request=%s}", e.Source, e.Request())
+		case !t.Abort && t.After > 0:
+			v.fail(p+".after", "%q: after is the grace period of abort: true", e.Source)
 		}
 		if e.Metric.Name == "error_code" {
 			if c, ok := e.Labels["code"]; !ok || strings.Trim(c, "0123456789") != "" {

@@ -1,0 +1,464 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Tolerance is how far one metric may move the bad way before a
+// comparison calls it a regression.
+type Tolerance struct {
+	Metric string
+	// Relative is a fraction of the baseline (0.10 for 10%); Absolute a
+	// difference in the metric's own unit (0.001 for 0.1 percentage point
+	// of a rate). One of them is set.
+	Relative, Absolute float64
+}
+
+// DefaultTolerances are used when none are given.
+var DefaultTolerances = []Tolerance{
+	{Metric: "p95", Relative: 0.10}, {Metric: "p99", Relative: 0.20},
+	{Metric: "error_rate", Absolute: 0.001}, {Metric: "throughput", Relative: 0.05},
+}
+
+// ParseTolerances reads "p95=10%,error_rate=0.1pp,throughput=-5%".
+func ParseTolerances(s string) ([]Tolerance, error) {
+	var out []Tolerance
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("%q: want metric=tolerance, such as p95=10%%", part)
+		}
+		if _, known := betterWhenLower(k); !known {
+			return nil, fmt.Errorf("%q: metric %q cannot be compared (p50, p90, p95, p99, mean, max, error_rate, rate_4xx, rate_5xx, throughput)", part, k)
+		}
+		v = strings.TrimPrefix(strings.TrimPrefix(v, "-"), "+")
+		t := Tolerance{Metric: k}
+		switch {
+		case strings.HasSuffix(v, "pp"):
+			f, err := strconv.ParseFloat(strings.TrimSuffix(v, "pp"), 64)
+			if err != nil || f < 0 {
+				return nil, fmt.Errorf("%q: %q is not a number of percentage points", part, v)
+			}
+			t.Absolute = f / 100
+		case strings.HasSuffix(v, "%"):
+			f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+			if err != nil || f < 0 {
+				return nil, fmt.Errorf("%q: %q is not a percentage", part, v)
+			}
+			t.Relative = f / 100
+		default:
+			f, err := strconv.ParseFloat(strings.TrimSuffix(v, "ms"), 64)
+			if err != nil || f < 0 {
+				return nil, fmt.Errorf("%q: %q is not a tolerance (10%%, 0.1pp, or 50ms)", part, v)
+			}
+			t.Absolute = f
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no tolerances in %q", s)
+	}
+	return out, nil
+}
+
+// betterWhenLower says which way a metric gets worse.
+func betterWhenLower(metric string) (lower, known bool) {
+	switch metric {
+	case "p50", "p90", "p95", "p99", "mean", "max", "error_rate", "rate_4xx", "rate_5xx":
+		return true, true
+	case "throughput":
+		return false, true
+	}
+	return false, false
+}
+
+// Comparison verdicts.
+const (
+	CmpOK            = "ok"
+	CmpImproved      = "improved"
+	CmpRegression    = "regression"
+	CmpNotSignficant = "no significant change"
+	CmpMissing       = "missing"
+)
+
+// Change is one metric of one request compared.
+type Change struct {
+	Request   string  `json:"request"` // "all" for every request
+	Metric    string  `json:"metric"`
+	Baseline  float64 `json:"baseline"`
+	Current   float64 `json:"current"`
+	Delta     float64 `json:"delta"`          // current - baseline
+	Relative  float64 `json:"relative"`       // delta / baseline
+	Tolerance string  `json:"tolerance"`      // as given
+	Test      string  `json:"test,omitempty"` // the statistical test used
+	// PValue is the test's p-value adjusted for the number of changes
+	// compared (Holm), the one held against alpha; RawP the test's own.
+	// Both are -1 when no test ran.
+	PValue  float64 `json:"p_value"`
+	RawP    float64 `json:"raw_p_value"`
+	Verdict string  `json:"verdict"`
+}
+
+// Comparison is a baseline and a current run compared.
+type Comparison struct {
+	Baseline string   `json:"baseline"`
+	Current  string   `json:"current"`
+	Alpha    float64  `json:"alpha"`
+	Changes  []Change `json:"changes"`
+	Verdict  string   `json:"verdict"` // pass or fail
+}
+
+// CompareInput is one side of a comparison.
+type CompareInput struct {
+	Name   string
+	Report *Report
+	Series *Series // nil: no per-interval samples, no test
+}
+
+// MinIntervals is the fewest per-interval samples on each side for a rank
+// test; MinIntervalRequests the fewest requests an interval needs to count.
+const (
+	MinIntervals        = 5
+	MinIntervalRequests = 20
+)
+
+// Compare compares two runs metric by metric and request by request. A
+// change beyond its tolerance the bad way is a regression only when a test
+// on the per-interval samples finds it significant at alpha (Mann-Whitney
+// U on the intervals' values for latency and throughput, a two-proportion
+// z-test on the counts for rates), its p-value adjusted by Holm's method
+// for the number of changes compared; without enough samples the change
+// alone decides.
+func Compare(base, cur CompareInput, tols []Tolerance, alpha float64) *Comparison {
+	c := &Comparison{Baseline: base.Name, Current: cur.Name, Alpha: alpha, Verdict: Pass}
+	names := []string{AllRequests}
+	for _, n := range base.Report.RequestNames() {
+		if _, ok := cur.Report.Requests[n]; ok {
+			names = append(names, n)
+		}
+	}
+	m := 0 // the changes compared: the family of tests
+	var tested []int
+	for _, name := range names {
+		for _, tol := range tols {
+			ch := compareOne(base, cur, name, tol)
+			if ch.Verdict != CmpMissing {
+				m++
+			}
+			if ch.Verdict == "" {
+				tested = append(tested, len(c.Changes))
+			}
+			c.Changes = append(c.Changes, ch)
+		}
+	}
+	// Holm's step-down adjustment: with many metrics and requests, pure
+	// noise still fails the whole comparison with probability at most alpha.
+	sort.SliceStable(tested, func(i, j int) bool { return c.Changes[tested[i]].RawP < c.Changes[tested[j]].RawP })
+	var adj float64
+	for i, k := range tested {
+		ch := &c.Changes[k]
+		adj = math.Max(adj, math.Min(1, float64(m-i)*ch.RawP))
+		ch.PValue = adj
+		if adj < alpha {
+			ch.Verdict = CmpRegression
+		} else {
+			ch.Verdict = CmpNotSignficant
+		}
+	}
+	for _, ch := range c.Changes {
+		if ch.Verdict == CmpRegression {
+			c.Verdict = Fail
+		}
+	}
+	return c
+}
+
+func figures(r *Report, name string) (Totals, Latency) {
+	if name == AllRequests {
+		if r.CorrectedLatency != nil {
+			return r.Totals, *r.CorrectedLatency
+		}
+		return r.Totals, r.Latency
+	}
+	rs := r.Requests[name]
+	if rs.CorrectedLatency != nil {
+		return rs.Totals, *rs.CorrectedLatency
+	}
+	return rs.Totals, rs.Latency
+}
+
+func tolText(t Tolerance) string {
+	if t.Relative > 0 || t.Absolute == 0 {
+		return strconv.FormatFloat(t.Relative*100, 'f', -1, 64) + "%"
+	}
+	if strings.HasPrefix(t.Metric, "rate") || strings.HasSuffix(t.Metric, "_rate") {
+		return strconv.FormatFloat(t.Absolute*100, 'f', -1, 64) + "pp"
+	}
+	return strconv.FormatFloat(t.Absolute, 'f', -1, 64) + "ms"
+}
+
+// compareOne compares one metric of one request. A change beyond its
+// tolerance the bad way is left without a verdict, its raw p-value set,
+// for Compare to adjust; without enough samples it is a regression.
+func compareOne(base, cur CompareInput, name string, tol Tolerance) Change {
+	bt, bl := figures(base.Report, name)
+	ct, cl := figures(cur.Report, name)
+	ch := Change{Request: name, Metric: tol.Metric, Tolerance: tolText(tol), PValue: -1, RawP: -1}
+	ch.Baseline, ch.Current = Metric(tol.Metric, bt, bl), Metric(tol.Metric, ct, cl)
+	if bt.Requests == 0 || ct.Requests == 0 || math.IsNaN(ch.Baseline) || math.IsNaN(ch.Current) {
+		ch.Verdict = CmpMissing
+		return ch
+	}
+	ch.Delta = ch.Current - ch.Baseline
+	if ch.Baseline != 0 {
+		ch.Relative = ch.Delta / ch.Baseline
+	}
+	lower, _ := betterWhenLower(tol.Metric)
+	worse := ch.Delta // how much worse, in the metric's unit
+	if !lower {
+		worse = -ch.Delta
+	}
+	limit := tol.Absolute
+	if tol.Relative > 0 || tol.Absolute == 0 {
+		limit = tol.Relative * math.Abs(ch.Baseline)
+	}
+	switch {
+	case worse <= limit && -worse <= limit:
+		ch.Verdict = CmpOK
+		return ch
+	case worse < 0:
+		ch.Verdict = CmpImproved
+		return ch
+	}
+	// Beyond the tolerance the bad way: is it more than noise?
+	switch tol.Metric {
+	case "error_rate", "rate_4xx", "rate_5xx":
+		var eb, ec uint64
+		nb, nc := bt.LogicalRequests, ct.LogicalRequests
+		switch tol.Metric {
+		case "error_rate":
+			eb, ec = bt.Failures, ct.Failures
+		case "rate_4xx":
+			eb, ec, nb, nc = uint64(bt.Rate4xx*float64(bt.Requests)+0.5), uint64(ct.Rate4xx*float64(ct.Requests)+0.5), bt.Requests, ct.Requests
+		default:
+			eb, ec, nb, nc = uint64(bt.Rate5xx*float64(bt.Requests)+0.5), uint64(ct.Rate5xx*float64(ct.Requests)+0.5), bt.Requests, ct.Requests
+		}
+		ch.Test, ch.RawP = "two-proportion z-test", proportionGreater(eb, nb, ec, nc)
+	default:
+		xs, ys := samples(cur.Series, name, tol.Metric), samples(base.Series, name, tol.Metric)
+		if len(xs) < MinIntervals || len(ys) < MinIntervals {
+			ch.Verdict, ch.Test = CmpRegression, fmt.Sprintf("none: fewer than %d intervals of %d requests on a side", MinIntervals, MinIntervalRequests)
+			return ch
+		}
+		if !lower {
+			xs, ys = ys, xs // is the baseline greater than the current?
+		}
+		ch.Test, ch.RawP = fmt.Sprintf("Mann-Whitney U over %d and %d intervals", len(ys), len(xs)), mannWhitneyGreater(xs, ys)
+	}
+	return ch
+}
+
+// samples returns a metric's per-interval values, over intervals with
+// enough requests to measure it.
+func samples(s *Series, name, metric string) []float64 {
+	if s == nil {
+		return nil
+	}
+	var out []float64
+	for _, r := range s.ByRequest[name] {
+		if r.Requests < MinIntervalRequests {
+			continue
+		}
+		var v float64
+		switch metric {
+		case "p50":
+			v = r.P50MS
+		case "p90":
+			v = r.P90MS
+		case "p95":
+			v = r.P95MS
+		case "p99":
+			v = r.P99MS
+		case "mean":
+			v = r.MeanMS
+		case "max":
+			v = r.MaxMS
+		case "throughput":
+			v = float64(r.Successes) / (float64(max(r.LengthMS, 1)) / 1000)
+		default:
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// mannWhitneyGreater tests whether x tends to be greater than y: the
+// one-sided p-value of the Mann-Whitney U test, normal approximation with
+// tie and continuity corrections.
+func mannWhitneyGreater(x, y []float64) float64 {
+	n1, n2 := float64(len(x)), float64(len(y))
+	type obs struct {
+		v    float64
+		inX  bool
+		rank float64
+	}
+	all := make([]obs, 0, len(x)+len(y))
+	for _, v := range x {
+		all = append(all, obs{v: v, inX: true})
+	}
+	for _, v := range y {
+		all = append(all, obs{v: v})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	var ties float64
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].v == all[i].v {
+			j++
+		}
+		rank := float64(i+j+1) / 2 // ranks i+1..j averaged
+		for k := i; k < j; k++ {
+			all[k].rank = rank
+		}
+		t := float64(j - i)
+		ties += t*t*t - t
+		i = j
+	}
+	var rx float64
+	for _, o := range all {
+		if o.inX {
+			rx += o.rank
+		}
+	}
+	u := rx - n1*(n1+1)/2
+	n := n1 + n2
+	mean := n1 * n2 / 2
+	variance := n1 * n2 / 12 * ((n + 1) - ties/(n*(n-1)))
+	if variance <= 0 {
+		return 1
+	}
+	z := (u - mean - 0.5) / math.Sqrt(variance)
+	return 1 - normalCDF(z)
+}
+
+// proportionGreater tests whether the current rate ec/nc is greater than
+// the baseline's eb/nb: a one-sided two-proportion z-test.
+func proportionGreater(eb, nb, ec, nc uint64) float64 {
+	if nb == 0 || nc == 0 {
+		return 1
+	}
+	p1, p2 := float64(eb)/float64(nb), float64(ec)/float64(nc)
+	p := float64(eb+ec) / float64(nb+nc)
+	se := math.Sqrt(p * (1 - p) * (1/float64(nb) + 1/float64(nc)))
+	if se == 0 {
+		if p2 > p1 {
+			return 0
+		}
+		return 1
+	}
+	return 1 - normalCDF((p2-p1)/se)
+}
+
+func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+// WriteText writes the comparison as a table.
+func (c *Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "baseline  %s\ncurrent   %s\n\n", c.Baseline, c.Current)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "request\tmetric\tbaseline\tcurrent\tchange\ttolerance\tp\tverdict\t")
+	for _, ch := range c.Changes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ch.Request, ch.Metric, cmpValue(ch.Metric, ch.Baseline),
+			cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance, pText(ch.PValue), strings.ToUpper(ch.Verdict))
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\nverdict   %s (regressions must be beyond their tolerance and significant at p < %g)\n", strings.ToUpper(c.Verdict), c.Alpha)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func pText(p float64) string {
+	if p < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(p, 'g', 2, 64)
+}
+
+func cmpValue(metric string, v float64) string {
+	switch {
+	case metric == "throughput":
+		return fmtRate(v)
+	case strings.HasSuffix(metric, "rate") || strings.HasPrefix(metric, "rate_"):
+		return fmtPct(v)
+	}
+	return fmtMS(v)
+}
+
+func cmpChange(ch Change) string {
+	if ch.Verdict == CmpMissing {
+		return "-"
+	}
+	if strings.HasSuffix(ch.Metric, "rate") || strings.HasPrefix(ch.Metric, "rate_") {
+		return fmt.Sprintf("%+.3fpp", ch.Delta*100)
+	}
+	return fmt.Sprintf("%+.1f%%", ch.Relative*100)
+}
+
+// WriteMarkdown writes the comparison for a pull-request comment.
+func (c *Comparison) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## loadgate compare: %s\n\n", mdVerdict(c.Verdict))
+	fmt.Fprintf(&b, "Baseline `%s`, current `%s`. A regression is a change beyond its tolerance that a test finds significant at p < %g.\n\n",
+		strings.ReplaceAll(c.Baseline, "`", ""), strings.ReplaceAll(c.Current, "`", ""), c.Alpha)
+	b.WriteString("| request | metric | baseline | current | change | tolerance | p | verdict |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+	for _, ch := range c.Changes {
+		v := ch.Verdict
+		if v == CmpRegression {
+			v = "**regression**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdText(ch.Request), ch.Metric, cmpValue(ch.Metric, ch.Baseline),
+			cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance, pText(ch.PValue), v)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes the comparison as JSON.
+func (c *Comparison) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
+}
+
+// WriteJUnit writes one testcase per metric and request; a regression is a
+// failure.
+func (c *Comparison) WriteJUnit(w io.Writer) error {
+	s := junitSuite{Name: "loadgate compare", Time: "0",
+		Properties: []junitProperty{{"baseline", c.Baseline}, {"current", c.Current}}}
+	for _, ch := range c.Changes {
+		tc := junitCase{Name: ch.Request + " " + ch.Metric, Classname: "loadgate.compare", Time: "0"}
+		if ch.Verdict == CmpRegression {
+			msg := fmt.Sprintf("%s %s: %s -> %s (%s), tolerance %s", ch.Request, ch.Metric, cmpValue(ch.Metric, ch.Baseline),
+				cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance)
+			tc.Failure = &junitMessage{Message: msg, Type: "regression", Text: msg + "\ntest: " + ch.Test + ", p = " + pText(ch.PValue)}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	s.Tests = len(s.Cases)
+	out := junitSuites{Name: "loadgate", Tests: s.Tests, Failures: s.Failures, Time: "0", Suites: []junitSuite{s}}
+	return writeXML(w, out)
+}
