@@ -538,7 +538,9 @@ func fmtBytes(n int64) string {
 // pageTemplate is the whole page. The CSS is inline and there is no
 // script: the Content-Security-Policy forbids every fetch and every script,
 // so a response body that slipped through unescaped still could not run.
-const pageTemplate = `<!DOCTYPE html>
+// pageHead is the head of every loadgate page: a strict content security
+// policy (no scripts, no requests), and the styles.
+const pageHead = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -595,7 +597,9 @@ a { color: #0969da; }
 @media print { .scroll { overflow: visible; } pre.body { max-height: none; } .run { break-before: page; } }
 </style>
 </head>
-<body>
+`
+
+const pageTemplate = pageHead + `<body>
 <main>
 <h1>{{.Title}}</h1>
 {{- if .Suite}}

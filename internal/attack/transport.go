@@ -14,34 +14,43 @@ import (
 // goroutines at once.
 type PhaseFunc func(req int, dns, connect, tls, ttfb time.Duration, reused bool)
 
-// traceState is one try's connection trace, pooled: the hooks it uses all
-// fire before the transport returns the response, so it can be reused
-// as soon as RoundTrip returns.
+// traceState is one try's connection trace. The transport may dial for a
+// try in the background and hand it another connection that came free
+// first; that dial's hooks then fire after RoundTrip returns. So the hooks
+// and the reader take a lock, and a state whose try started a dial is not
+// pooled (its late hooks would write into another try's trace).
 type traceState struct {
+	mu                          sync.Mutex
 	trace                       httptrace.ClientTrace
 	dnsStart, connStart, tlsStt time.Time
 	dns, connect, tls           time.Duration
 	firstByte                   time.Time
 	gotConn                     int
-	reused                      bool
+	reused, dialed              bool
 }
 
 func newTraceState() *traceState {
 	st := &traceState{}
 	st.trace = httptrace.ClientTrace{
-		DNSStart:          func(httptrace.DNSStartInfo) { st.dnsStart = time.Now() },
-		DNSDone:           func(httptrace.DNSDoneInfo) { st.dns = time.Since(st.dnsStart) },
-		ConnectStart:      func(string, string) { st.connStart = time.Now() },
-		ConnectDone:       func(string, string, error) { st.connect = time.Since(st.connStart) },
-		TLSHandshakeStart: func() { st.tlsStt = time.Now() },
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { st.tls = time.Since(st.tlsStt) },
+		DNSStart:          func(httptrace.DNSStartInfo) { st.set(func() { st.dialed, st.dnsStart = true, time.Now() }) },
+		DNSDone:           func(httptrace.DNSDoneInfo) { st.set(func() { st.dns = time.Since(st.dnsStart) }) },
+		ConnectStart:      func(string, string) { st.set(func() { st.dialed, st.connStart = true, time.Now() }) },
+		ConnectDone:       func(string, string, error) { st.set(func() { st.connect = time.Since(st.connStart) }) },
+		TLSHandshakeStart: func() { st.set(func() { st.tlsStt = time.Now() }) },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { st.set(func() { st.tls = time.Since(st.tlsStt) }) },
 		// A second GotConn in one try means Go's transport sent the
 		// request again after a reused connection failed: loadgate
 		// counts that failed try rather than hiding it.
-		GotConn:              func(i httptrace.GotConnInfo) { st.gotConn++; st.reused = i.Reused },
-		GotFirstResponseByte: func() { st.firstByte = time.Now() },
+		GotConn:              func(i httptrace.GotConnInfo) { st.set(func() { st.gotConn++; st.reused = i.Reused }) },
+		GotFirstResponseByte: func() { st.set(func() { st.firstByte = time.Now() }) },
 	}
 	return st
+}
+
+func (st *traceState) set(f func()) {
+	st.mu.Lock()
+	f()
+	st.mu.Unlock()
 }
 
 // tracer measures the phases of every try with net/http/httptrace and
@@ -58,19 +67,24 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 	if st == nil {
 		st = newTraceState()
 	}
-	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.firstByte = 0, 0, 0, 0, false, time.Time{}
+	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
 	start := time.Now()
 	resp, err := next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), &st.trace)))
-	resent := max(st.gotConn-1, 0)
+	st.mu.Lock()
+	dns, connect, tlsDur, gotConn, reused, dialed, firstByte := st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte
+	st.mu.Unlock()
+	resent := max(gotConn-1, 0)
 	if t.phases != nil && req >= 0 {
 		var ttfb time.Duration
-		if !st.firstByte.IsZero() {
-			ttfb = st.firstByte.Sub(start)
+		if !firstByte.IsZero() {
+			ttfb = firstByte.Sub(start)
 		}
-		if err == nil || st.gotConn > 0 {
-			t.phases(req, st.dns, st.connect, st.tls, ttfb, st.reused)
+		if err == nil || gotConn > 0 {
+			t.phases(req, dns, connect, tlsDur, ttfb, reused)
 		}
 	}
-	t.pool.Put(st)
+	if !dialed {
+		t.pool.Put(st)
+	}
 	return resp, resent, err
 }

@@ -47,7 +47,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{runCommand(), validateCommand(), reportCommand(), compareCommand(), exportCommand(), probeCommand(), fixtureCommand(), versionCommand(), helpCommand()}
+	return []*command{runCommand(), validateCommand(), reportCommand(), compareCommand(), capacityCommand(), exportCommand(), probeCommand(), fixtureCommand(), versionCommand(), helpCommand()}
 }
 
 func lookup(name string) *command {

@@ -44,7 +44,9 @@ stages: [{duration: 5s, rate: 1000/s}]
 faults: [{type: reset, toxicity: 10%}]
 thresholds: ["network_error_rate < 13%", "network_error_rate > 7%"]
 `, nil)
-	if code != ExitPass || r.Totals.Requests != 5000 {
+	// 5000 due; a sender that falls behind on a busy machine drops the
+	// ticks still due when the stage's time is up (vegeta's pacing).
+	if code != ExitPass || r.Totals.Requests < 4900 || r.Totals.Requests > 5000 {
 		t.Fatalf("exit %d, %d requests, network errors %v\n%s", code, r.Totals.Requests, r.Totals.NetworkRate, out)
 	}
 	if r.Totals.Errors["reset"]+r.Totals.Errors["closed"] != r.Totals.ErrorClasses["network"] {

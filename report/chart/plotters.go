@@ -39,6 +39,33 @@ func (h *hline) Thumbnail(c *draw.Canvas) {
 	c.StrokeLine2(h.style, c.Min.X, y, c.Max.X, y)
 }
 
+// vline is a vertical line across the whole data area, for a rate.
+type vline struct {
+	x     float64
+	style draw.LineStyle
+}
+
+// Plot implements plot.Plotter.
+func (v *vline) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	x := trX(v.x)
+	if !c.ContainsX(x) {
+		return
+	}
+	c.StrokeLine2(v.style, x, c.Min.Y, x, c.Max.Y)
+}
+
+// DataRange implements plot.DataRanger: it widens the x range only.
+func (v *vline) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return v.x, v.x, math.Inf(1), math.Inf(-1)
+}
+
+// Thumbnail implements plot.Thumbnailer.
+func (v *vline) Thumbnail(c *draw.Canvas) {
+	x := c.Center().X
+	c.StrokeLine2(v.style, x, c.Min.Y, x, c.Max.Y)
+}
+
 // shade fills a time region over the whole height of the data area. It
 // has no data range, so that it changes neither axis.
 type shade struct {

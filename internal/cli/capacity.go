@@ -1,0 +1,455 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/loadgate/loadgate/internal/scenario"
+	"github.com/loadgate/loadgate/internal/threshold"
+	"github.com/loadgate/loadgate/report"
+	"github.com/loadgate/loadgate/report/chart"
+)
+
+type capacityOptions struct {
+	slos         []string
+	start, max   string
+	stepDuration string
+	pause        string
+	margin       string
+	factor       float64
+	precision    float64
+	target, out  string
+	resultsDir   string
+	raw          string
+	format       string
+	allowProd    bool
+	allowWrites  bool
+}
+
+func (o *capacityOptions) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.slos, "slo", nil, "an SLO every step must meet, as a threshold: 'p95 < 800ms', 'error_rate < 0.5%' (repeat; default the scenario's thresholds)")
+	fs.StringVar(&o.start, "start", "10/s", "the first rate tried")
+	fs.StringVar(&o.max, "max", "10000/s", "the highest rate tried")
+	fs.StringVar(&o.stepDuration, "step-duration", "30s", "how long each rate is held")
+	fs.StringVar(&o.pause, "pause", "5s", "rest between steps, so a target that failed a step recovers before the next")
+	fs.StringVar(&o.margin, "margin", "20%", "safety margin below the capacity for the sustainable rate")
+	fs.Float64Var(&o.factor, "factor", 1.5, "step-up factor until a step fails")
+	fs.Float64Var(&o.precision, "precision", 0.05, "bisect until the last passing and first failing rates are this close (0.05: 5%)")
+	fs.StringVar(&o.target, "target", "", "base URL to send requests to, overriding the scenario's target.base_url")
+	fs.StringVar(&o.out, "out", "", "write the capacity folder exactly here")
+	fs.StringVar(&o.resultsDir, "results-dir", "results", "parent folder of the timestamped capacity folder when --out is not given")
+	fs.StringVar(&o.raw, "raw", rawNone, "raw results of each step: none, lgr or vegeta")
+	fs.StringVarP(&o.format, "format", "f", "text", "what to print: text, json or md")
+	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a production target")
+	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
+}
+
+func capacityCommand() *command {
+	c := &command{
+		name:    "capacity",
+		summary: "Find the highest rate that meets every SLO",
+		usage:   `loadgate capacity SCENARIO --slo 'p95 < 800ms' --slo 'error_rate < 0.5%' [--start R] [--max R] [--step-duration D] [--margin 20%]`,
+		details: `Runs the scenario's requests at one open-model rate after another, each for
+--step-duration, and checks the SLOs on each step: from --start, ×1.5 (--factor)
+until a step fails, then halfway between the last pass and the first fail
+until they are within 5% (--precision). A first step that fails is followed by
+lower rates. Each step is a full run folder under steps/; the capacity folder
+holds capacity.json, capacity.html (the table of steps, the sustainable rate,
+plots of latency and error rate against throughput with the knee marked),
+capacity.md and summary.txt.
+
+The capacity is the highest rate that met every SLO; the sustainable rate is
+that less --margin. Latency SLOs use the corrected latency (from the intended
+send time). When loadgate itself runs out of CPU and sends late before the
+target fails, the search stops and says so rather than report the
+generator's limit as the target's.
+
+Exit codes: 0 a capacity was found (or every rate up to --max passed); 1 no
+rate met the SLOs; 2 bad usage; 3 interrupted or failed; 4 the generator was
+the limit.
+
+Examples:
+  loadgate capacity scenarios/normal.yaml --slo 'p95 < 800ms' --slo 'error_rate < 0.5%'
+  loadgate capacity scenarios/normal.yaml --start 50/s --max 2000/s --step-duration 20s --target http://127.0.0.1:8080`,
+	}
+	var o capacityOptions
+	c.flags = o.register
+	c.run = func(ctx context.Context, env *Env, args []string) error {
+		o = capacityOptions{}
+		fs := newFlagSet(c)
+		o.register(fs)
+		if err := parseFlags(c, fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return usageErr("such as: loadgate capacity scenarios/normal.yaml --slo 'p95 < 800ms'", "capacity: want one scenario file, got %d arguments", fs.NArg())
+		}
+		cfg, err := o.parse()
+		if err != nil {
+			return err
+		}
+		scs, err := loadAll(env, fs.Args())
+		if err != nil {
+			return err
+		}
+		sc := scs[0]
+		if err := applyOverrides(sc, &runOptions{target: o.target}); err != nil {
+			return err
+		}
+		if err := setSLOs(sc, o.slos); err != nil {
+			return err
+		}
+		if err := guard(env, scs, o.allowProd, o.allowWrites); err != nil {
+			return err
+		}
+		raiseFileLimit()
+		dir := o.out
+		if dir == "" {
+			dir = filepath.Join(o.resultsDir, env.Now().UTC().Format("20060102T150405Z")+"-capacity-"+sc.Name)
+		}
+		if _, err := os.Stat(filepath.Join(dir, fileCapacity)); err == nil {
+			return usageErr("choose another --out folder, or remove the earlier search", "%s already holds a capacity search", dir)
+		}
+		if dir, err = prepareDir(dir, o.out != ""); err != nil {
+			return err
+		}
+		return runCapacity(ctx, env, sc, dir, cfg, o.raw, o.format)
+	}
+	return c
+}
+
+// capacityConfig is the search, parsed.
+type capacityConfig struct {
+	report.CapacitySearch
+	step, pause time.Duration
+	maxWorkers  int
+}
+
+func (o *capacityOptions) parse() (*capacityConfig, error) {
+	switch o.format {
+	case "text", "json", "md":
+	default:
+		return nil, usageErr("", "--format %q: want text, json or md", o.format)
+	}
+	switch o.raw {
+	case rawLean, rawVegeta, rawNone:
+	default:
+		return nil, usageErr("", "--raw %q: want none, lgr or vegeta", o.raw)
+	}
+	cfg := &capacityConfig{}
+	for _, r := range []struct {
+		flag, v string
+		to      *float64
+	}{{"--start", o.start, &cfg.StartRPS}, {"--max", o.max, &cfg.MaxRPS}} {
+		rate, err := scenario.ParseRate(r.v)
+		if err != nil || rate.PerSecond <= 0 || rate.PerSecond > scenario.MaxRate {
+			return nil, usageErr("", "%s %q: want a positive rate such as 100/s, at most %d/s", r.flag, r.v, scenario.MaxRate)
+		}
+		*r.to = rate.PerSecond
+	}
+	if cfg.MaxRPS < cfg.StartRPS {
+		return nil, usageErr("", "--max %s is below --start %s", o.max, o.start)
+	}
+	var err error
+	if cfg.step, err = scenario.ParseDuration(o.stepDuration); err != nil || cfg.step < time.Second {
+		return nil, usageErr("", "--step-duration %q: want a duration of at least 1s, such as 30s", o.stepDuration)
+	}
+	if cfg.pause, err = scenario.ParseDuration(o.pause); err != nil {
+		return nil, usageErr("", "--pause %q: want a duration such as 5s, or 0s", o.pause)
+	}
+	m, err := strconv.ParseFloat(strings.TrimSuffix(o.margin, "%"), 64)
+	if err != nil || m < 0 || m >= 100 {
+		return nil, usageErr("", "--margin %q: want a percentage from 0%% to 99%%, such as 20%%", o.margin)
+	}
+	if o.factor <= 1 || o.factor > 10 {
+		return nil, usageErr("", "--factor %g: want more than 1 and at most 10, such as 1.5", o.factor)
+	}
+	if o.precision <= 0 || o.precision >= 1 {
+		return nil, usageErr("", "--precision %g: want a fraction such as 0.05", o.precision)
+	}
+	cfg.Margin, cfg.Factor, cfg.Precision, cfg.StepDurationS = m/100, o.factor, o.precision, cfg.step.Seconds()
+	return cfg, nil
+}
+
+// setSLOs makes the SLOs the scenario's thresholds, checked as a
+// scenario's are (metric names, request names).
+func setSLOs(sc *scenario.Scenario, slos []string) error {
+	if len(slos) == 0 {
+		if len(sc.Thresholds) == 0 {
+			return usageErr("such as --slo 'p95 < 800ms' --slo 'error_rate < 0.5%'", "capacity: no SLOs: give --slo, or thresholds in the scenario")
+		}
+		return nil
+	}
+	sc.Thresholds = nil
+	for _, s := range slos {
+		e, err := threshold.Parse(s)
+		if err != nil {
+			return usageErr("", "--slo: %v", err)
+		}
+		sc.Thresholds = append(sc.Thresholds, scenario.Threshold{Expr: e})
+	}
+	err := sc.Validate()
+	if err == nil {
+		return nil
+	}
+	// Name the flag rather than the scenario's thresholds field.
+	var msgs []string
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var se *scenario.Error
+		if errors.As(e, &se) && strings.HasPrefix(se.Field, "thresholds[") {
+			msgs = append(msgs, "--slo: "+se.Msg)
+		} else {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	return usageErr("", "%s", strings.Join(msgs, "\n"))
+}
+
+const (
+	fileCapacity     = "capacity.json"
+	fileCapacityHTML = "capacity.html"
+	fileCapacityMD   = "capacity.md"
+	// capacityMinRate is where a search that finds no passing rate gives up.
+	capacityMinRate = 1.0
+	// capacityMaxSteps bounds a search, whatever its settings.
+	capacityMaxSteps = 60
+)
+
+// stepFunc runs one step at a rate and returns its verdict.
+type stepFunc func(rate float64) (string, error)
+
+// roundRate keeps rates to a tenth of a request per second.
+func roundRate(r float64) float64 { return math.Max(math.Round(r*10)/10, 0.1) }
+
+// searchCapacity steps the rate up by the factor until a step fails (or
+// --max passes), steps down when the first one fails, then bisects
+// between the last pass and the first fail until they are within the
+// precision. It returns how the search ended.
+func searchCapacity(cfg report.CapacitySearch, step stepFunc) (string, error) {
+	var lastPass, firstFail float64
+	tried := map[float64]bool{}
+	run := func(r float64) (string, error) {
+		tried[r] = true
+		v, err := step(r)
+		if err != nil {
+			return "", err
+		}
+		switch v {
+		case report.Pass:
+			lastPass = math.Max(lastPass, r)
+		case report.Fail:
+			if firstFail == 0 || r < firstFail {
+				firstFail = r
+			}
+		}
+		return v, nil
+	}
+	stop := func(v string) (string, bool) {
+		switch v {
+		case report.Inconclusive:
+			return report.CapGeneratorLimited, true
+		case report.Interrupted:
+			return report.CapInterrupted, true
+		}
+		return "", false
+	}
+	// Up until a step fails.
+	r := roundRate(cfg.StartRPS)
+	for n := 0; ; n++ {
+		v, err := run(r)
+		if err != nil {
+			return "", err
+		}
+		if res, done := stop(v); done {
+			return res, nil
+		}
+		if v != report.Pass {
+			break
+		}
+		if r >= cfg.MaxRPS {
+			return report.CapAtMax, nil
+		}
+		r = math.Min(roundRate(r*cfg.Factor), cfg.MaxRPS)
+		if n >= capacityMaxSteps {
+			return report.CapAtMax, nil
+		}
+	}
+	// Down when nothing passed yet.
+	for lastPass == 0 {
+		r = roundRate(r / cfg.Factor)
+		if r < capacityMinRate || len(tried) >= capacityMaxSteps {
+			return report.CapNone, nil
+		}
+		v, err := run(r)
+		if err != nil {
+			return "", err
+		}
+		if res, done := stop(v); done {
+			return res, nil
+		}
+	}
+	// Bisect.
+	for (firstFail-lastPass)/lastPass > cfg.Precision && len(tried) < capacityMaxSteps {
+		mid := roundRate((lastPass + firstFail) / 2)
+		if tried[mid] {
+			break
+		}
+		v, err := run(mid)
+		if err != nil {
+			return "", err
+		}
+		if res, done := stop(v); done {
+			return res, nil
+		}
+	}
+	return report.CapFound, nil
+}
+
+func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir string, cfg *capacityConfig, raw, format string) error {
+	var maxWorkers int
+	for _, st := range sc.Stages {
+		if st.Open() && st.MaxWorkers > 0 {
+			maxWorkers = st.MaxWorkers
+		}
+	}
+	capRep := &report.Capacity{
+		SchemaVersion: report.SchemaVersion, StartedAt: env.Now(), Search: cfg.CapacitySearch, Meta: runMeta(sharding{count: 1}),
+		Scenario: report.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Environment: sc.Target.Environment},
+	}
+	for _, t := range sc.Thresholds {
+		capRep.SLOs = append(capRep.SLOs, t.Expr.Source)
+	}
+	quiet := &Env{Stdout: io.Discard, Stderr: env.Stderr, LookupEnv: env.LookupEnv, Now: env.Now}
+	fmt.Fprintf(env.Stderr, "loadgate: capacity of %s: %s for %s per step, from %s, SLOs %s -> %s\n",
+		sc.Name, "open-model steps", cfg.step, fmtRateShort(cfg.StartRPS), strings.Join(capRep.SLOs, ", "), dir)
+	step := func(rate float64) (string, error) {
+		if len(capRep.Steps) > 0 && cfg.pause > 0 {
+			select {
+			case <-ctx.Done():
+				return report.Interrupted, nil
+			case <-time.After(cfg.pause):
+			}
+		}
+		n := len(capRep.Steps) + 1
+		s := *sc
+		r := scenario.Rate{PerSecond: rate, Text: strconv.FormatFloat(rate, 'f', -1, 64) + "/s"}
+		s.Stages = []scenario.Stage{{Name: fmt.Sprintf("step %d", n), Duration: scenario.Duration(cfg.step), Rate: &r, MaxWorkers: maxWorkers}}
+		rel := filepath.Join("steps", fmt.Sprintf("%02d-%srps", n, strconv.FormatFloat(rate, 'f', -1, 64)))
+		stepDir, err := prepareDir(filepath.Join(dir, rel), true)
+		if err != nil {
+			return "", err
+		}
+		rd, err := runOne(ctx, quiet, &s, stepDir, raw, sharding{count: 1}, progressQuiet)
+		if rd == nil {
+			return "", err
+		}
+		if err != nil {
+			return "", err
+		}
+		st := report.CapacityStepOf(n, rate, rd.rep, filepath.ToSlash(rel))
+		capRep.Steps = append(capRep.Steps, st)
+		capRep.Scenario.Target = rd.rep.Scenario.Target
+		fmt.Fprintf(env.Stderr, "loadgate: step %d at %s: sent %s, throughput %s, p95 %s, errors %s: %s\n", n, fmtRateShort(rate),
+			fmtRateShort(st.RateRPS), fmtRateShort(st.ThroughputRPS), threshold.FormatValue(threshold.Duration, st.Latency.P95),
+			threshold.FormatValue(threshold.Ratio, st.ErrorRate), strings.ToUpper(st.Verdict))
+		return st.Verdict, nil
+	}
+	result, searchErr := searchCapacity(cfg.CapacitySearch, step)
+	if searchErr != nil {
+		result = report.CapInterrupted
+		capRep.Notes = append(capRep.Notes, "the search stopped on an error: "+searchErr.Error())
+	}
+	capRep.EndedAt = env.Now()
+	capRep.Finish(result)
+	if err := writeCapacity(dir, capRep); err != nil {
+		return withCode(ExitRunFail, errors.Join(searchErr, err), "")
+	}
+	var err error
+	switch format {
+	case "json":
+		err = capRep.WriteJSON(env.Stdout)
+	case "md":
+		err = capRep.WriteMarkdown(env.Stdout)
+	default:
+		if err = capRep.WriteText(env.Stdout); err == nil {
+			_, err = fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileCapacityHTML))
+		}
+	}
+	if err != nil || searchErr != nil {
+		return withCode(ExitRunFail, errors.Join(searchErr, err), "")
+	}
+	switch result {
+	case report.CapFound, report.CapAtMax:
+		return nil
+	case report.CapNone:
+		return verdictErr{ExitFail}
+	case report.CapGeneratorLimited:
+		return verdictErr{ExitInconclusive}
+	}
+	return verdictErr{ExitRunFail}
+}
+
+// writeCapacity writes the capacity folder's files.
+func writeCapacity(dir string, c *report.Capacity) error {
+	data := &chart.CapacityData{Title: c.Scenario.Name, Knee: -1, CapacityRPS: c.CapacityRPS}
+	for i, s := range c.Steps {
+		data.Steps = append(data.Steps, chart.CapacityPoint{TargetRPS: s.TargetRPS, ThroughputRPS: s.ThroughputRPS,
+			P50: s.Latency.P50, P95: s.Latency.P95, P99: s.Latency.P99, ErrorRate: s.ErrorRate, Pass: s.Verdict == report.Pass})
+		if c.Knee != nil && c.Knee.Step == s.N {
+			data.Knee = i
+		}
+	}
+	for _, src := range c.SLOs {
+		e, err := threshold.Parse(src)
+		if err != nil || e.Request() != "" || e.Window > 0 || e.Consecutive > 0 {
+			continue
+		}
+		switch e.Metric.Kind {
+		case threshold.Duration:
+			data.LatencyLines = append(data.LatencyLines, chart.Line{Label: src, Value: e.Value})
+		case threshold.Ratio:
+			if strings.Contains(e.Metric.Name, "error") {
+				data.ErrorLines = append(data.ErrorLines, chart.Line{Label: src, Value: e.Value})
+			}
+		}
+	}
+	imgs, err := chart.DrawCapacity(data)
+	if err != nil {
+		return err
+	}
+	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), imgs); err != nil {
+		return err
+	}
+	var js, html, md, txt bytes.Buffer
+	for _, w := range []func() error{
+		func() error { return c.WriteJSON(&js) },
+		func() error { return report.WriteCapacityHTML(&html, c, imgs) },
+		func() error { return c.WriteMarkdown(&md) },
+		func() error { return c.WriteText(&txt) },
+	} {
+		if err := w(); err != nil {
+			return err
+		}
+	}
+	for name, b := range map[string][]byte{fileCapacity: js.Bytes(), fileCapacityHTML: html.Bytes(), fileCapacityMD: md.Bytes(), "summary.txt": txt.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %v", name, cleanPathErr(err))
+		}
+	}
+	return nil
+}
