@@ -127,3 +127,13 @@ func (c *Collector) windows() (send, wall time.Duration, planned float64, allOpe
 	}
 	return send, wall, planned, allOpen
 }
+
+// Interrupted reports whether a stage was stopped before its end.
+func (c *Collector) Interrupted() bool {
+	for _, st := range c.Stages {
+		if st.Interrupted {
+			return true
+		}
+	}
+	return false
+}

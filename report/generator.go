@@ -25,6 +25,9 @@ type Generator struct {
 	Late      uint64  `json:"late_sends"`
 	Sent      uint64  `json:"open_model_sends"`
 	LateShare float64 `json:"late_share"`
+	// Dropped is the open-model ticks the schedule held that were never
+	// sent (the sender was behind when the stage's time was up).
+	Dropped uint64 `json:"dropped_ticks"`
 	// Workers: the most requests in flight at once (sampled four times a
 	// second), the most the stages allowed, and the share of samples at
 	// that maximum (sends then wait for a free worker and leave late).
@@ -43,6 +46,9 @@ func (g *Generator) Summary() string {
 	if g.Sent > 0 {
 		s += fmt.Sprintf("; schedule lag p99 %s, max %s; %d of %d open-model sends more than 100 ms late",
 			fmtMS(g.LagP99), fmtMS(g.LagMax), g.Late, g.Sent)
+	}
+	if g.Dropped > 0 {
+		s += fmt.Sprintf("; %d scheduled requests never sent", g.Dropped)
 	}
 	if g.WorkersMax > 0 {
 		s += fmt.Sprintf("; workers peak %d of %d, at the maximum %s of the time", g.WorkersPeak, g.WorkersMax, fmtPct(g.WorkersAtMax))

@@ -325,6 +325,15 @@ func Build(in Input) *Report {
 		v := planned / send.Seconds()
 		r.Totals.TargetRateRPS = &v
 	}
+	if g := in.Generator; g != nil && allOpen && in.Stopped == "" && in.Aborted == "" && !c.Interrupted() {
+		// Ticks the schedule held that never became requests: vegeta drops
+		// those still due when a stage's time is up and the sender is behind.
+		gc := *g
+		if due := uint64(math.Round(planned)); due > gc.Sent {
+			gc.Dropped = due - gc.Sent
+		}
+		r.Generator = &gc
+	}
 	for i, name := range c.Names {
 		s := c.ByRequest[i]
 		rs := RequestSummary{

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -79,5 +80,29 @@ thresholds:
 	}
 	if r.Stopped == "" || r.Totals.Requests < 150 {
 		t.Errorf("stopped %q after %d requests", r.Stopped, r.Totals.Requests)
+	}
+}
+
+// TestDroppedTicks: one worker against a target that takes 50 ms cannot
+// send 100/s; when the 2 s stage is up, the ticks still due are dropped,
+// and the generator health counts them: sent and dropped add up to the
+// 200 the schedule held.
+func TestDroppedTicks(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+	}))
+	defer srv.Close()
+	_, r, out := runScenario(t, `name: dropped
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: x, path: /}]
+stages: [{duration: 2s, rate: 100/s, max_workers: 1}]
+`, nil)
+	g := r.Generator
+	if g == nil || g.Sent+g.Dropped != 200 || g.Dropped < 100 || g.Sent != r.Totals.Requests {
+		t.Fatalf("generator %+v, %d requests\n%s", g, r.Totals.Requests, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%d scheduled requests never sent", g.Dropped)) {
+		t.Errorf("summary does not say so:\n%s", out)
 	}
 }
