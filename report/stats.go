@@ -44,14 +44,15 @@ const (
 	ErrReset
 	ErrDNS
 	ErrTLS
-	ErrClosed  // the connection closed before a response (EOF)
-	ErrAborted // cut by loadgate when the run was interrupted
-	ErrSystem  // loadgate's side: the request could not be made, descriptors ran out
+	ErrClosed    // the connection closed before a response (EOF)
+	ErrAborted   // cut by loadgate when the run was interrupted
+	ErrSystem    // loadgate's side: the request could not be made, descriptors ran out
+	ErrMalformed // the answer was not HTTP
 	ErrOther
 	numErrorKinds
 )
 
-var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "aborted", "system", "other"}
+var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "aborted", "system", "malformed", "other"}
 
 func (k ErrorKind) String() string { return errorKindNames[k] }
 
@@ -61,11 +62,12 @@ func ClassifyError(msg string) ErrorKind {
 	case strings.HasPrefix(msg, "aborted"):
 		return ErrAborted
 	case strings.Contains(msg, "too many open files") || strings.Contains(msg, "cannot assign requested address") ||
-		!isClientError(msg):
-		// Client errors name the method and quote the URL; any other error
-		// never reached the network: the request could not even be made.
+		!isClientError(msg) && !isBodyError(msg):
+		// Client errors name the method and quote the URL, and errors
+		// reading a body name the connection; any other error never
+		// reached the network: the request could not even be made.
 		return ErrSystem
-	case strings.Contains(msg, "Timeout exceeded") || strings.Contains(msg, "timeout") ||
+	case strings.Contains(msg, "Timeout exceeded") || strings.Contains(msg, "timeout") || strings.Contains(msg, "Client.Timeout") ||
 		strings.Contains(msg, "deadline exceeded"):
 		return ErrTimeout
 	case strings.Contains(msg, "connection refused"):
@@ -77,11 +79,24 @@ func ClassifyError(msg string) ErrorKind {
 		return ErrDNS
 	case strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
 		return ErrTLS
+	case strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "unsupported transfer encoding") ||
+		strings.Contains(msg, "bad Content-Length") || strings.Contains(msg, "invalid header") ||
+		strings.Contains(msg, "malformed chunked encoding"):
+		return ErrMalformed
 	case strings.Contains(msg, "EOF") || strings.Contains(msg, "server closed") ||
-		strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "closed network connection"):
+		strings.Contains(msg, "closed network connection"):
 		return ErrClosed
 	}
 	return ErrOther
+}
+
+// isBodyError reports whether msg is an error reading a response body,
+// after the status and headers arrived: the connection failed, timed out
+// or ended early.
+func isBodyError(msg string) bool {
+	return strings.HasPrefix(msg, "read tcp") || strings.HasPrefix(msg, "read unix") || msg == "unexpected EOF" ||
+		strings.Contains(msg, "while reading body") || strings.HasPrefix(msg, "http2: ") ||
+		strings.HasPrefix(msg, "malformed chunked encoding") || strings.HasPrefix(msg, "aborted")
 }
 
 // isClientError reports whether msg is an *url.Error from http.Client.Do:

@@ -18,7 +18,12 @@ func TestClassifyError(t *testing.T) {
 		`Get "http://nope.invalid/x": dial tcp: lookup nope.invalid on 127.0.0.53:53: no such host`:           ErrDNS,
 		`Get "https://a/x": tls: failed to verify certificate: x509: certificate signed by unknown authority`: ErrTLS,
 		`Get "http://a/x": EOF`: ErrClosed,
-		`Get "http://a/x": net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`: ErrClosed,
+		`Get "http://a/x": net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`: ErrMalformed,
+		// Errors reading a body after the headers came: the target's side.
+		`read tcp 127.0.0.1:5->127.0.0.1:6: i/o timeout`:                    ErrTimeout,
+		`read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer`: ErrReset,
+		`unexpected EOF`: ErrClosed,
+		`net/http: request canceled (Client.Timeout or context cancellation while reading body)`: ErrTimeout,
 		`aborted: Get "http://a/x": EOF`:                          ErrAborted,
 		`Get "http://a/x": something else`:                        ErrOther,
 		`net/http: invalid header field value for "X-A"`:          ErrSystem,
