@@ -128,6 +128,17 @@ func (c *Collector) windows() (send, wall time.Duration, planned float64, allOpe
 	return send, wall, planned, allOpen
 }
 
+// MarkInterrupted marks the last stage that started as stopped before its
+// end.
+func (c *Collector) MarkInterrupted() {
+	for i := len(c.Stages) - 1; i >= 0; i-- {
+		if !c.Stages[i].Started.IsZero() {
+			c.Stages[i].Interrupted = true
+			return
+		}
+	}
+}
+
 // Interrupted reports whether a stage was stopped before its end.
 func (c *Collector) Interrupted() bool {
 	for _, st := range c.Stages {

@@ -134,6 +134,14 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	case errors.As(runErr, &exhausted):
 		stopped, runErr = exhausted.Error(), nil
 	}
+	var werr *writeError
+	if errors.As(runErr, &werr) {
+		// Sending stopped at the first failed write; what was gathered is
+		// reported, as for an interrupt, and the error still ends the run.
+		stopped = "stopped early: " + werr.Error()
+		rec.col.MarkInterrupted()
+		fmt.Fprintf(env.Stderr, "loadgate: %s; stopped after %d requests, writing what was gathered\n", werr.Error(), rec.n)
+	}
 	for _, c := range []struct {
 		what string
 		err  error
@@ -373,4 +381,49 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// fileHeadroom is the descriptors a run needs besides its connections:
+// its files, the fixture's listener, the runtime's own.
+const fileHeadroom = 64
+
+// checkFileLimit says plainly when the open-file limit is below what the
+// scenarios' concurrency needs: one descriptor per connection (two when
+// the embedded fixture API serves them in the same process).
+func checkFileLimit(env *Env, scs []*scenario.Scenario, limit uint64) {
+	if limit == 0 {
+		return
+	}
+	for _, sc := range scs {
+		need := 0
+		for _, st := range sc.Stages {
+			conns := st.Concurrency
+			if st.Open() {
+				conns = st.MaxWorkers
+				if conns == 0 {
+					conns = attack.DefaultMaxWorkers
+				}
+				// In flight at most: the rate times the timeout.
+				if r := st.Rate; r != nil {
+					peak := r.PerSecond
+					if st.RampTo != nil {
+						peak = max(peak, st.RampTo.PerSecond)
+					}
+					conns = min(conns, int(peak*sc.HTTP.Timeout.D().Seconds())+1)
+				}
+			}
+			if sc.HTTP.MaxConnections > 0 {
+				conns = min(conns, sc.HTTP.MaxConnections)
+			}
+			need = max(need, conns)
+		}
+		if sc.Target.BaseURL == scenario.Embedded {
+			need *= 2
+		}
+		if uint64(need+fileHeadroom) > limit {
+			fmt.Fprintf(env.Stderr, "loadgate: warning: %s may hold %d connections at once, but this process may open only %d files; "+
+				"requests past the limit fail as system errors (too many open files). Raise the hard limit (ulimit -Hn, or LimitNOFILE= for a service) to at least %d\n",
+				sc.Name, need, limit, need+fileHeadroom)
+		}
+	}
 }

@@ -2,16 +2,23 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -222,5 +229,100 @@ stages: [{duration: 3s, rate: 100/s}]
 	// About a third of the run was down: about 100 refused.
 	if n := tot.Errors["refused"]; n < 70 || n > 130 || tot.Successes < 150 {
 		t.Errorf("refused %d, successes %d; errors %v\n%s", n, tot.Successes, tot.Errors, out)
+	}
+}
+
+// A full disk mid-run: the raw results file is /dev/full, which fails every
+// write with "no space left on device". The run stops at the first failed
+// block rather than send on with nothing recorded, still writes its report
+// (marked interrupted, saying why) from the figures gathered, and exits 3.
+func TestFullDiskStopsTheRun(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this machine")
+	}
+	srv := newMixServer(0)
+	defer srv.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", filepath.Join(out, "results.lgr")); err != nil {
+		t.Fatal(err)
+	}
+	// Each result keeps its own URL (about 60 bytes): the first 64 KiB
+	// block fills after about a thousand results.
+	sc := writeScenario(t, dir, "s.yaml", `name: full
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: ok, path: "/ok?id={{ uuid }}"}]
+stages: [{duration: 10s, rate: 1000/s}]
+`)
+	var stdout, stderr bytes.Buffer
+	begin := time.Now()
+	code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out, "-q"})
+	if code != ExitRunFail || !strings.Contains(stderr.String(), "no space left on device") {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	r := readReport(t, out)
+	if r.Verdict != report.Interrupted || !strings.Contains(r.Stopped, "write raw results") || r.Totals.Requests < 500 || r.Totals.Requests > 6000 {
+		t.Errorf("verdict %s, stopped %q, %d requests (want a stop well before 10000)", r.Verdict, r.Stopped, r.Totals.Requests)
+	}
+	if took := time.Since(begin); took > 8*time.Second {
+		t.Errorf("took %v: the run went on after the disk filled", took)
+	}
+	// What was written is intact: the run folder renders again to the
+	// same figures.
+	stdout.Reset()
+	if code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"report", out, "--format", "json"}); code != ExitRunFail {
+		t.Errorf("report: exit %d", code)
+	}
+	var again report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &again); err != nil || again.Totals.Requests != r.Totals.Requests || again.Verdict != report.Interrupted {
+		t.Errorf("rendered again: %v, %d requests, verdict %s", err, again.Totals.Requests, again.Verdict)
+	}
+}
+
+// A thousand workers at once, each holding a connection for 200 ms:
+// no descriptor runs out, every request succeeds, and the target sees the
+// thousand together.
+func TestThousandWorkers(t *testing.T) {
+	t.Parallel()
+	if limit := raiseFileLimit(); limit != 0 && limit < 2*1000+2*fileHeadroom {
+		t.Skipf("the open-file limit here is %d; 1000 loopback connections need about 2200 (client and server)", limit)
+	}
+	var now, peak atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(200 * time.Millisecond)
+		now.Add(-1)
+	}))
+	defer srv.Close()
+	_, r, out := runScenario(t, `name: thousand
+target: {base_url: "`+srv.URL+`"}
+http: {timeout: 10s}
+requests: [{name: x, path: /}]
+stages: [{duration: 2s, concurrency: 1000}]
+`, nil)
+	tot := r.Totals
+	if tot.Failures != 0 || tot.Requests < 3000 || peak.Load() < 950 {
+		t.Errorf("%d requests, %d failed (%v), the target saw at most %d at once\n%s", tot.Requests, tot.Failures, tot.Errors, peak.Load(), out)
+	}
+}
+
+func TestFileLimitWarning(t *testing.T) {
+	sc := &scenario.Scenario{Name: "big", Target: scenario.Target{BaseURL: scenario.Embedded}, Stages: []scenario.Stage{{Concurrency: 3000}}}
+	var buf bytes.Buffer
+	checkFileLimit(&Env{Stderr: &buf}, []*scenario.Scenario{sc}, 1024)
+	if want := "may hold 6000 connections at once, but this process may open only 1024 files"; !strings.Contains(buf.String(), want) ||
+		!strings.Contains(buf.String(), "ulimit -Hn") || !strings.Contains(buf.String(), "at least 6064") {
+		t.Errorf("warning: %q", buf.String())
+	}
+	buf.Reset()
+	checkFileLimit(&Env{Stderr: &buf}, []*scenario.Scenario{sc}, 100000)
+	if buf.Len() != 0 {
+		t.Errorf("warned under a high limit: %q", buf.String())
 	}
 }

@@ -206,8 +206,21 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		res.Error = r.pr.redactor.String(res.Error)
 	}
 	res.Headers, res.Body = nil, nil // not kept in the raw results
-	return r.raw(req, res)
+	if err := r.raw(req, res); err != nil {
+		return &writeError{what: "raw results", err: err}
+	}
+	return nil
 }
+
+// writeError is a run folder file that could not be written (a full
+// disk): it stops the run.
+type writeError struct {
+	what string
+	err  error
+}
+
+func (e *writeError) Error() string { return "write " + e.what + ": " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
 
 func (r *recorder) keepExample(req int, res *vegeta.Result, x *attack.Extra, l *report.Logical) {
 	red := r.pr.redactor

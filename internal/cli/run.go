@@ -240,7 +240,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 	if err := guard(env, scs, o.allowProd, o.allowWrites); err != nil {
 		return err
 	}
-	raiseFileLimit()
+	checkFileLimit(env, scs, raiseFileLimit())
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {

@@ -88,7 +88,9 @@ type Writer struct {
 // NewWriter writes the file's start; results follow with Write.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	h.Version = 1
-	bw := bufio.NewWriterSize(w, 256<<10)
+	// Blocks are 64 KiB: a small buffer only gathers their framing, and
+	// a full disk shows at the first block rather than after many.
+	bw := bufio.NewWriterSize(w, 4<<10)
 	if _, err := bw.WriteString(Magic); err != nil {
 		return nil, err
 	}
