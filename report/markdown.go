@@ -137,6 +137,15 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 	if t.Retries > 0 {
 		fmt.Fprintf(b, "- Retries: %d (%s HTTP requests per request)\n", t.Retries, strconv.FormatFloat(t.RetryAmplification, 'f', 3, 64))
 	}
+	if r.Stopped != "" || len(r.Notes) > 0 {
+		b.WriteString("\n**Notes**\n\n")
+		if r.Stopped != "" {
+			fmt.Fprintf(b, "- Stopped: %s\n", mdText(r.Stopped))
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(b, "- %s\n", mdText(n))
+		}
+	}
 }
 
 // mdCounts lists a count map: by key, or largest first and cut to the top

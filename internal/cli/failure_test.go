@@ -326,3 +326,46 @@ func TestFileLimitWarning(t *testing.T) {
 		t.Errorf("warned under a high limit: %q", buf.String())
 	}
 }
+
+// TLS certificates are checked unless the scenario turns checks off, and
+// then every report says so.
+func TestTLSVerifiedByDefault(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	base := `name: tls
+target: {base_url: "` + srv.URL + `"}
+requests: [{name: x, path: /}]
+stages: [{duration: 1s, rate: 20/s}]
+`
+	_, strict, _ := runScenario(t, base, nil)
+	if tot := strict.Totals; tot.Requests == 0 || tot.Errors["tls"] != tot.Requests {
+		t.Errorf("a self-signed certificate was not refused: errors %v of %d", tot.Errors, tot.Requests)
+	}
+	const note = "TLS certificate checks were off"
+	for _, n := range strict.Notes {
+		if strings.Contains(n, note) {
+			t.Errorf("strict run notes %q", n)
+		}
+	}
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "s.yaml", strings.Replace(base, "requests:", "http: {insecure_tls: true}\nrequests:", 1))
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "run")
+	if code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out, "-q"}); code != ExitPass {
+		t.Fatalf("insecure run: exit %d\n%s", code, stderr.String())
+	}
+	loose := readReport(t, out)
+	if loose.Totals.Failures != 0 {
+		t.Errorf("insecure run: %d failures (%v)", loose.Totals.Failures, loose.Totals.Errors)
+	}
+	for _, f := range []string{"report.json", "report.html", "summary.txt", "summary.md"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || !strings.Contains(string(b), note) {
+			t.Errorf("%s does not say %q (%v)", f, note, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), note) {
+		t.Errorf("the terminal summary does not say %q", note)
+	}
+}

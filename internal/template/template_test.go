@@ -83,7 +83,12 @@ func TestCompileErrors(t *testing.T) {
 	t.Parallel()
 	env := Env{Columns: map[string]int{"name": 0}, Pools: map[string]bool{"ids": true}}
 	tests := map[string]string{
-		"{{ nope }}":                `unknown function "nope"`,
+		"{{ nope }}": `unknown function "nope"`,
+		// Templates reach no file and no environment variable: the
+		// scenario declares its data files and ${VARS} at load.
+		`{{ env "HOME" }}`:          `unknown function "env"`,
+		`{{ file "/etc/passwd" }}`:  `unknown function "file"`,
+		`{{ readFile "x" }}`:        `unknown function "readFile"`,
 		"{{ seq":                    "'{{' without '}}'",
 		"a }} b":                    "'}}' without '{{'",
 		"{{ }}":                     "empty expression",
