@@ -173,6 +173,11 @@ func (s *Stats) snapshot() (StatsSnapshot, error) {
 }
 
 func (ss *StatsSnapshot) stats() (*Stats, error) {
+	for name, g := range ss.Groups {
+		if g == nil {
+			return nil, fmt.Errorf("group %q has no figures (null)", name)
+		}
+	}
 	s := &Stats{
 		Requests: ss.Requests, BytesIn: ss.BytesIn, BytesOut: ss.BytesOut, mean: ss.Mean, m2: ss.M2,
 		Min: ss.Min, Max: ss.Max, First: ss.First, Last: ss.Last, End: ss.End,
@@ -353,11 +358,11 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 		for _, r := range p.Requests {
 			st, err := r.Stats.stats()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("run %d: request %s: %w", pi+1, r.Name, err)
 			}
 			ph, err := r.Phases.stats()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("run %d: request %s: %w", pi+1, r.Name, err)
 			}
 			if have, ok := byName[r.Name]; ok {
 				have.Merge(st)
@@ -370,7 +375,7 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 		for i, sg := range p.Stages {
 			st, err := sg.Stats.stats()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("run %d: stage %s: %w", pi+1, sg.Name, err)
 			}
 			if pi == 0 {
 				stageStats[i] = st

@@ -181,7 +181,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if code := exitCodeOf(err); code != ExitRunFail {
 		t.Fatalf("exit code %d, want 3", code)
 	}
-	if took := time.Since(sent); took > 300*time.Millisecond {
+	// At once: without the 0.5 s given to requests in flight, nor the
+	// reports; a second leaves room for a busy machine.
+	if took := time.Since(sent); took > time.Second {
 		t.Errorf("second signal took %v to exit", took)
 	}
 	if !strings.Contains(stderr.String(), "quitting at once") {

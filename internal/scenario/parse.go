@@ -81,6 +81,11 @@ func Parse(r io.Reader, file string, env Env) (*Scenario, error) {
 	sc := &Scenario{File: file}
 	d.expand(doc.Content[0])
 	d.decode(doc.Content[0], reflect.ValueOf(sc).Elem(), "")
+	if d.overflow {
+		// Decoding stopped part way: validating the rest would only
+		// report fields that were never read.
+		return nil, errors.Join(d.errs...)
+	}
 	sc.pos, sc.expanded = d.pos, d.expanded
 	sc.applyDefaults()
 	// Validate even after decode errors, so every problem is reported at
@@ -129,7 +134,16 @@ type decoder struct {
 	bad  []string // fields that failed to decode
 	// expanded holds the environment values used, by name.
 	expanded map[string]string
+	// nodes counts the nodes of the document, steps the values decoded;
+	// aliases make steps exceed nodes, and overflow is set once they
+	// exceed maxSteps.
+	nodes, steps int
+	overflow     bool
 }
+
+// maxSteps bounds the values decoded, so that aliases repeating aliases
+// cannot make a small file decode into millions of values.
+func (d *decoder) maxSteps() int { return 10*d.nodes + 10000 }
 
 func (d *decoder) fail(line int, field, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -154,6 +168,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // expand replaces ${VAR} and ${VAR:-default} in every scalar; $$ is a
 // literal dollar sign.
 func (d *decoder) expand(n *yaml.Node) {
+	d.nodes++
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			if ref == "$$" {
@@ -191,6 +206,14 @@ var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 // decode fills v from n field by field, so that every error names its
 // field and line and unknown fields are caught.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.overflow {
+		return
+	}
+	if d.steps++; d.steps > d.maxSteps() {
+		d.fail(n.Line, path, "YAML aliases repeat too much: the file decodes into more than %d values", d.maxSteps())
+		d.overflow = true
+		return
+	}
 	if path != "" {
 		d.pos[path] = n.Line
 	}

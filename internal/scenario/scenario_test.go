@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,38 @@ func TestParseTooLarge(t *testing.T) {
 	_, err := Parse(strings.NewReader(src), "big.yaml", nil)
 	if err == nil || !strings.Contains(err.Error(), "big.yaml: file is larger than 4 MiB") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// aliasBomb returns a YAML block of levels lists, each holding ten aliases
+// of the one before: a few hundred bytes that expand to 10^levels values.
+func aliasBomb(indent string, levels int) string {
+	var b strings.Builder
+	b.WriteString(indent + "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "%sl%d: &l%d [%s]\n", indent, i, i, repeat(fmt.Sprintf("*l%d", i-1), 10))
+	}
+	return b.String()
+}
+
+// repeat returns n copies of s separated by commas.
+func repeat(s string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ")
+}
+
+// Aliases repeating aliases are refused with an error, not decoded into
+// millions of values, whether they reach a typed field or a JSON body.
+func TestParseAliasBomb(t *testing.T) {
+	t.Parallel()
+	head := "name: x\ntarget: {base_url: embedded}\nstages: [{duration: 1s, rate: 1}]\n"
+	for _, tc := range []struct{ name, src, want string }{
+		{"requests", head + "check: &c {path: a, exists: true}\nr: &r {name: a, path: /, expect: {json: [" + repeat("*c", 200) + "]}}\nrequests: [" + repeat("*r", 200) + "]\n", "YAML aliases repeat too much"},
+		{"body", head + "requests:\n  - name: a\n    path: /\n    body:\n" + aliasBomb("      ", 10), "larger than 16 MiB"},
+	} {
+		_, err := Parse(strings.NewReader(tc.src), "bomb.yaml", nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
 
