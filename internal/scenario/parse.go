@@ -145,6 +145,30 @@ type decoder struct {
 // cannot make a small file decode into millions of values.
 func (d *decoder) maxSteps() int { return 10*d.nodes + 10000 }
 
+// size returns the number of nodes under n, aliases followed, counting no
+// further than limit.
+func (d *decoder) size(n *yaml.Node, limit int) int {
+	count := 0
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if count++; count > limit {
+			return
+		}
+		if n.Kind == yaml.AliasNode {
+			walk(n.Alias)
+			return
+		}
+		for _, c := range n.Content {
+			if count > limit {
+				return
+			}
+			walk(c)
+		}
+	}
+	walk(n)
+	return count
+}
+
 func (d *decoder) fail(line int, field, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 	d.bad = append(d.bad, field)
@@ -222,6 +246,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	t := v.Type()
 	if reflect.PointerTo(t).Implements(unmarshalerType) || !structured(t) {
+		// Decoded whole: count the values it holds, aliases followed,
+		// before decoding, so that repeated aliases stop here.
+		if d.steps += d.size(n, d.maxSteps()-d.steps+1); d.steps > d.maxSteps() {
+			d.fail(n.Line, path, "YAML aliases repeat too much: the file decodes into more than %d values", d.maxSteps())
+			d.overflow = true
+			return
+		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			d.fail(n.Line, path, "%s", cleanTypeError(err, n, t))
 		}

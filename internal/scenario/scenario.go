@@ -377,15 +377,8 @@ func (b *Body) UnmarshalYAML(n *yaml.Node) error {
 // amount: "{{ random_float 0 100 | number }}" sends a JSON number.
 var rawTemplate = regexp.MustCompile(`^\{\{[^{}]*\|\s*(number|raw)\s*\}\}$`)
 
-// maxBodyJSON bounds a body written as JSON. A body written out in the
-// file stays far below it; aliases repeating aliases would not.
-const maxBodyJSON = 4 * MaxFileSize
-
 // writeJSON writes a YAML node as JSON, keeping the order of keys.
 func writeJSON(sb *strings.Builder, n *yaml.Node) error {
-	if sb.Len() > maxBodyJSON {
-		return fmt.Errorf("larger than %d MiB (do YAML aliases repeat it?)", maxBodyJSON>>20)
-	}
 	switch n.Kind {
 	case yaml.AliasNode:
 		return writeJSON(sb, n.Alias)

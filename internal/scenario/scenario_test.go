@@ -206,8 +206,8 @@ func TestParseAliasBomb(t *testing.T) {
 	t.Parallel()
 	head := "name: x\ntarget: {base_url: embedded}\nstages: [{duration: 1s, rate: 1}]\n"
 	for _, tc := range []struct{ name, src, want string }{
-		{"requests", head + "check: &c {path: a, exists: true}\nr: &r {name: a, path: /, expect: {json: [" + repeat("*c", 200) + "]}}\nrequests: [" + repeat("*r", 200) + "]\n", "YAML aliases repeat too much"},
-		{"body", head + "requests:\n  - name: a\n    path: /\n    body:\n" + aliasBomb("      ", 10), "larger than 16 MiB"},
+		{"requests", head + "check: &c {path: a, exists: true}\nr: &r {name: a, path: /, expect: {json: [" + repeat("*c", 200) + "]}}\nrequests: [" + repeat("*r", 200) + "]\n", "bomb.yaml:4: requests[14].expect.json[40].path: YAML aliases repeat too much"},
+		{"body", head + "requests:\n  - name: a\n    path: /\n    body:\n" + aliasBomb("      ", 10), "bomb.yaml:8: requests[0].body: YAML aliases repeat too much"},
 	} {
 		_, err := Parse(strings.NewReader(tc.src), "bomb.yaml", nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
