@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -125,6 +126,8 @@ thresholds:
 	defer f.Close()
 	dec := vegeta.NewDecoder(f)
 	n, codes := 0, map[uint16]int{}
+	var asJSON bytes.Buffer
+	enc := vegeta.NewJSONEncoder(&asJSON)
 	for {
 		var res vegeta.Result
 		if err := dec.Decode(&res); err != nil {
@@ -138,9 +141,34 @@ thresholds:
 		}
 		codes[res.Code]++
 		n++
+		enc.Encode(&res)
 	}
 	if n != 1000 || codes[500] != 50 || codes[429] != 30 {
 		t.Errorf("raw results: %d, codes %v", n, codes)
+	}
+
+	// A report from the gob alone (read by results.GobReader) and from the
+	// same results as vegeta JSON (read by vegeta's decoder) gives the
+	// run's own figures.
+	jsonFile := filepath.Join(t.TempDir(), "results.json")
+	if err := os.WriteFile(jsonFile, asJSON.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{filepath.Join(out, "results.gob"), jsonFile} {
+		var js bytes.Buffer
+		if code := Run(context.Background(), testEnv(&js, io.Discard, nil), []string{"report", raw, "--format", "json"}); code != ExitPass {
+			t.Fatalf("report %s: exit %d", raw, code)
+		}
+		var again report.Report
+		if err := json.Unmarshal(js.Bytes(), &again); err != nil {
+			t.Fatal(err)
+		}
+		at, rt := again.Totals, r.Totals
+		if at.Requests != rt.Requests || at.Rate5xx != rt.Rate5xx || at.Rate4xx != rt.Rate4xx || at.StatusCodes["429"] != 30 ||
+			again.Latency.P50 != r.Latency.P50 || again.Latency.P99 != r.Latency.P99 || again.Latency.Max != r.Latency.Max ||
+			again.Requests["mix"].Totals.Requests != 1000 {
+			t.Errorf("report from %s: totals %+v latency %+v\nwant totals %+v latency %+v", filepath.Base(raw), at, again.Latency, rt, r.Latency)
+		}
 	}
 }
 

@@ -83,7 +83,28 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 			add(rd.Header.Requests[r.Request].Name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error)
 		}
 		ri.damage = rd.Damage
+	} else if g, err := results.NewGobReader(br); err == nil {
+		// The vegeta CLI's default format, read fast.
+		var r results.GobResult
+		for g.Next(&r) == nil {
+			name := "default"
+			if len(r.Attack) > 0 {
+				name = ri.name(r.Attack)
+			}
+			var errText string
+			if r.Code == 0 {
+				errText = string(r.Error)
+			}
+			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, errText)
+		}
+		ri.damage = g.Damage
 	} else {
+		// Another format (CSV, JSON) or a gob stream of other types: read
+		// from the start with vegeta's own decoders.
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		br.Reset(f)
 		dec := vegeta.DecoderFor(br)
 		if dec == nil {
 			return nil, usageErr("give a run folder, results.lgr, or a vegeta results file", "%s: not a results file loadgate or vegeta writes", path)
@@ -128,6 +149,15 @@ func (ri *rawInput) count() uint64 {
 	return ri.col.ByStage[0].Requests
 }
 
+// name returns the request name b, as a string kept from the first time
+// it was seen, so that a name is not allocated per result.
+func (ri *rawInput) name(b []byte) string {
+	if i, ok := ri.index[string(b)]; ok {
+		return ri.names[i]
+	}
+	return string(b)
+}
+
 // collector returns the figures, grown to hold request i.
 func (ri *rawInput) collector(i int) *report.Collector {
 	if ri.col == nil {
@@ -141,8 +171,25 @@ func (ri *rawInput) collector(i int) *report.Collector {
 }
 
 // isRawFile reports whether path names a raw results file rather than a
-// run folder.
+// run folder or a report.json: a .json file is raw when it holds vegeta's
+// JSON results (a line per result, each starting with its attack name).
 func isRawFile(path string) bool {
 	st, err := os.Stat(path)
-	return err == nil && !st.IsDir() && !strings.HasSuffix(path, ".json")
+	if err != nil || st.IsDir() {
+		return false
+	}
+	if !strings.HasSuffix(path, ".json") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(vegetaJSONStart))
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == vegetaJSONStart
 }
+
+// vegetaJSONStart is how each line of vegeta's JSON results starts.
+const vegetaJSONStart = `{"attack":`
