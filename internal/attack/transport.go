@@ -17,8 +17,9 @@ type PhaseFunc func(req int, dns, connect, tls, ttfb time.Duration, reused bool)
 // traceState is one try's connection trace. The transport may dial for a
 // try in the background and hand it another connection that came free
 // first; that dial's hooks then fire after RoundTrip returns. So the hooks
-// and the reader take a lock, and a state whose try started a dial is not
-// pooled (its late hooks would write into another try's trace).
+// and the reader take a lock, a state whose try started a dial is not
+// pooled, and a dial that starts later still, into a state already reused,
+// is not counted for a try that reused its connection.
 type traceState struct {
 	mu                          sync.Mutex
 	trace                       httptrace.ClientTrace
@@ -67,12 +68,20 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 	if st == nil {
 		st = newTraceState()
 	}
-	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
+	st.set(func() {
+		st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
+	})
 	start := time.Now()
 	resp, err := next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), &st.trace)))
 	st.mu.Lock()
 	dns, connect, tlsDur, gotConn, reused, dialed, firstByte := st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte
 	st.mu.Unlock()
+	if reused {
+		// A reused connection has no dial: a dial's timings here are
+		// another try's (one that dialed in the background, then took a
+		// connection that came free first, whose state this was).
+		dns, connect, tlsDur = 0, 0, 0
+	}
 	resent := max(gotConn-1, 0)
 	if t.phases != nil && req >= 0 {
 		var ttfb time.Duration
