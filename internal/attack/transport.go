@@ -68,9 +68,9 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 	if st == nil {
 		st = newTraceState()
 	}
-	st.set(func() {
-		st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
-	})
+	st.mu.Lock()
+	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
+	st.mu.Unlock()
 	start := time.Now()
 	resp, err := next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), &st.trace)))
 	st.mu.Lock()

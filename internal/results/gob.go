@@ -282,10 +282,21 @@ func (g *GobReader) damaged(format string, args ...any) {
 // bytes, valid until the next call. A clean end of stream is io.EOF.
 func (g *GobReader) message() ([]byte, error) {
 	g.msgStart = g.off
-	n, err := g.readUint()
-	if err != nil {
+	// The length: a gob unsigned integer of at most 9 bytes.
+	head, err := g.br.Peek(9)
+	if len(head) == 0 {
 		return nil, err
 	}
+	d := gobDecoder{b: head}
+	n := d.uint()
+	if d.bad {
+		if len(head) < 9 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("a message length of %d bytes", 256-int(head[0]))
+	}
+	g.br.Discard(len(head) - len(d.b))
+	g.off += int64(len(head) - len(d.b))
 	if n == 0 || n > maxGobMessage {
 		return nil, fmt.Errorf("message length %d", n)
 	}
@@ -319,32 +330,6 @@ func unexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-// readUint reads a gob unsigned integer from the stream.
-func (g *GobReader) readUint() (uint64, error) {
-	c, err := g.br.ReadByte()
-	if err != nil {
-		return 0, err
-	}
-	g.off++
-	if c < 0x80 {
-		return uint64(c), nil
-	}
-	n := 256 - int(c) // the byte holds the negated count
-	if n > 8 {
-		return 0, fmt.Errorf("integer of %d bytes", n)
-	}
-	var x uint64
-	for range n {
-		c, err := g.br.ReadByte()
-		if err != nil {
-			return 0, unexpected(err)
-		}
-		g.off++
-		x = x<<8 | uint64(c)
-	}
-	return x, nil
 }
 
 // gobDecoder decodes values from one message. bad is set on the first
