@@ -342,7 +342,7 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 	h.StageStart(i, st, began)
 	// No attack name: vegeta would send it as a header on every request,
 	// and the URL tag already names the request.
-	results := atk.Attack(r.tr.target, pc, st.Duration, "")
+	results := atk.Attack(r.tr.target, pc, attackBound(st), "")
 	var sched *pacer
 	if st.Open {
 		sp := st.pacer()
@@ -427,6 +427,19 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 	}
 	h.StageEnd(i, time.Now(), interrupted.Load())
 	return herr
+}
+
+// attackBound is the duration given to vegeta's attacker for a stage. An
+// open stage ends by its pacer, after the last hit due before the stage's
+// end, so it sends exactly its schedule; vegeta checks its duration before
+// each hit, so a generator a few milliseconds behind at the end would lose
+// the last hits if the bound were the stage's length. The bound only stops a
+// generator that fell far behind (its late hits show as schedule lag).
+func attackBound(st Stage) time.Duration {
+	if !st.Open || st.Duration <= 0 {
+		return st.Duration
+	}
+	return st.Duration + min(max(st.Duration/10, 50*time.Millisecond), time.Second)
 }
 
 // attribute finds the request a result belongs to from the tag the

