@@ -201,6 +201,11 @@ func (tl *Timeline) index(t time.Time) int64 { return t.UnixNano() / int64(tl.in
 // slot returns the accumulators of interval idx, opening it (and closing
 // older ones) when needed.
 func (tl *Timeline) slot(idx int64) []acc {
+	if idx <= tl.last {
+		// A late result for an interval already written: it counts in
+		// the next one.
+		idx = tl.last + 1
+	}
 	for s := range tl.openIdx {
 		if tl.openIdx[s] == idx {
 			return tl.open[s]
@@ -313,13 +318,17 @@ func (tl *Timeline) writeEmpty(idx int64) {
 	}
 }
 
-// Advance closes the intervals that ended before now, even when no result
-// came in them (a target that stopped answering), keeping the one before
-// now's open for late results.
+// LateResults is how long after an interval's end Advance keeps it open
+// for results that completed in it but reached the recorder later.
+const LateResults = 250 * time.Millisecond
+
+// Advance closes the intervals that ended LateResults or more before now,
+// even when no result came in them (a target that stopped answering), so
+// that live figures and abort thresholds are at most that late.
 func (tl *Timeline) Advance(now time.Time) {
-	idx := tl.index(now)
-	tl.flushBefore(idx - 1)
-	for gap := tl.last + 1; tl.last >= 0 && gap < idx-1; gap++ {
+	idx := tl.index(now.Add(-LateResults))
+	tl.flushBefore(idx)
+	for gap := tl.last + 1; tl.last >= 0 && gap < idx; gap++ {
 		if tl.openIdx[0] != gap && tl.openIdx[1] != gap {
 			tl.writeEmpty(gap)
 		}

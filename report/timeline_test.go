@@ -77,6 +77,50 @@ func TestTimelineBuckets(t *testing.T) {
 	}
 }
 
+// TestAdvanceClosesEndedIntervals: an interval is handed on LateResults
+// after its end, with no later result needed; a result for it that comes
+// after that counts in the next interval, and no interval is written twice.
+func TestAdvanceClosesEndedIntervals(t *testing.T) {
+	t.Parallel()
+	var js, hl bytes.Buffer
+	tl := NewTimeline(time.Second, []string{"a"}, nil, &js, &hl)
+	var got []int64 // requests of each interval handed on, in order
+	tl.OnInterval = func(r *IntervalRecord) { got = append(got, int64(r.Requests)) }
+	rec := func(at time.Duration) {
+		end := t0.Add(at)
+		tl.Record(0, end, []Try{{Code: 200, Timestamp: end.Add(-time.Millisecond), Latency: time.Millisecond}}, &Logical{Tries: 1, Code: 200})
+	}
+	for i := range 3 {
+		rec(time.Duration(i) * 300 * time.Millisecond)
+	}
+	tl.Advance(t0.Add(time.Second + LateResults - time.Millisecond))
+	if len(got) != 0 {
+		t.Fatalf("interval 0 handed on %v after its end, want it open for late results", LateResults-time.Millisecond)
+	}
+	rec(990 * time.Millisecond) // late, still counted in interval 0
+	tl.Advance(t0.Add(time.Second + LateResults))
+	if len(got) != 1 || got[0] != 4 {
+		t.Fatalf("after %v: intervals %v, want [4]", LateResults, got)
+	}
+	rec(995 * time.Millisecond) // too late: counts in interval 1
+	rec(1500 * time.Millisecond)
+	tl.Advance(t0.Add(3*time.Second + LateResults)) // interval 2 is empty
+	if len(got) != 3 || got[1] != 2 || got[2] != 0 {
+		t.Fatalf("intervals %v, want [4 2 0]", got)
+	}
+	if err := tl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSeries(&js, &hl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := s.All()
+	if len(all) != 3 || all[0].Requests != 4 || all[1].Requests != 2 || all[2].Requests != 0 {
+		t.Errorf("written: %d intervals %+v", len(all), all)
+	}
+}
+
 func TestMergeSeriesEqualsWhole(t *testing.T) {
 	t.Parallel()
 	var evs []event

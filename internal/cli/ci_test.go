@@ -57,8 +57,8 @@ thresholds:
 	}
 }
 
-// TestAbortOnLostThreshold: a threshold with abort stops the run within 2 s
-// after its grace period once it is lost; the report is still whole.
+// TestAbortOnLostThreshold: a threshold with abort stops the run within
+// 1.5 s after its grace period once it is lost; the report is still whole.
 func TestAbortOnLostThreshold(t *testing.T) {
 	t.Parallel()
 	begin := time.Now()
@@ -75,8 +75,10 @@ thresholds:
 	if code != ExitFail || r.Verdict != "fail" || r.Interrupted {
 		t.Fatalf("exit %d verdict %s\n%s", code, r.Verdict, out)
 	}
-	if r.DurationS < 2 || r.DurationS > 4 || took > 10*time.Second {
-		t.Errorf("ran %.1fs (took %v), want a stop within 2 s after the 2 s grace", r.DurationS, took)
+	// The first interval to end after the grace is checked LateResults
+	// after its end, so the stop comes within an interval and a half.
+	if r.DurationS < 2 || r.DurationS > 3.75 || took > 10*time.Second {
+		t.Errorf("ran %.2fs (took %v), want a stop within 1.5 s after the 2 s grace", r.DurationS, took)
 	}
 	if r.Stopped == "" || r.Totals.Requests < 150 {
 		t.Errorf("stopped %q after %d requests", r.Stopped, r.Totals.Requests)

@@ -171,7 +171,7 @@ func (l *live) check(now time.Time) {
 		}
 		l.failing++
 		if t.Abort && elapsed >= t.After && l.aborted == "" {
-			l.aborted = fmt.Sprintf("aborted after %s: threshold %q was lost", elapsed.Round(time.Second), e.Source)
+			l.aborted = fmt.Sprintf("aborted after %s: threshold %q was lost", elapsed.Round(100*time.Millisecond), e.Source)
 			l.abort()
 		}
 	}
