@@ -199,6 +199,9 @@ func (t *roundTripper) retrying() bool {
 
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	idx, hid, tagged := parseTag(req.URL.Fragment)
+	// vegeta numbers every request in a header of its own; X-Request-ID
+	// already names it, and the target need not parse both.
+	delete(req.Header, "X-Vegeta-Seq")
 	if t.requestID && tagged {
 		req.Header["X-Request-Id"] = []string{RequestID(t.run, hid)}
 	}

@@ -102,6 +102,9 @@ func newAttemptServer(t *testing.T, script func(path string, try int) (int, http
 		if id == "" {
 			t.Error("request without X-Request-Id")
 		}
+		if seq := r.Header.Get("X-Vegeta-Seq"); seq != "" {
+			t.Errorf("request sent with X-Vegeta-Seq %s", seq)
+		}
 		s.mu.Lock()
 		s.tries[id] = append(s.tries[id], time.Now())
 		n := len(s.tries[id])
