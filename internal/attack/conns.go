@@ -71,14 +71,23 @@ func (c *conns) closeAll() {
 
 type trackedConn struct {
 	net.Conn
-	owner   *conns
-	once    sync.Once
-	timeout time.Duration
+	owner    *conns
+	once     sync.Once
+	timeout  time.Duration
+	deadline time.Time // the deadline last set; writes come one at a time
 }
 
+// Write pushes the connection's deadline to at least timeout ahead. It sets
+// it a hundredth of the timeout further, so that the many writes of a busy
+// connection move it once in that while rather than each time (moving a
+// deadline takes the runtime's timer locks): a request then times out
+// between its timeout and one hundredth past it.
 func (t *trackedConn) Write(b []byte) (int, error) {
 	if t.timeout > 0 {
-		_ = t.Conn.SetDeadline(time.Now().Add(t.timeout)) // a closed conn fails the write below
+		if now := time.Now(); now.Add(t.timeout).After(t.deadline) {
+			t.deadline = now.Add(t.timeout + t.timeout/100)
+			_ = t.Conn.SetDeadline(t.deadline) // a closed conn fails the write below
+		}
 	}
 	return t.Conn.Write(b)
 }
