@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"context"
 	"crypto/tls"
 	"net/http"
 	"net/http/httptrace"
@@ -28,6 +29,9 @@ type traceState struct {
 	firstByte                   time.Time
 	gotConn                     int
 	reused, dialed              bool
+	// ctx carries trace over context.Background(), the context of the
+	// requests vegeta makes: built once per state, not per try.
+	ctx context.Context
 }
 
 func newTraceState() *traceState {
@@ -45,7 +49,16 @@ func newTraceState() *traceState {
 		GotConn:              func(i httptrace.GotConnInfo) { st.set(func() { st.gotConn++; st.reused = i.Reused }) },
 		GotFirstResponseByte: func() { st.set(func() { st.firstByte = time.Now() }) },
 	}
+	st.ctx = httptrace.WithClientTrace(context.Background(), &st.trace)
 	return st
+}
+
+// context returns parent with the state's trace.
+func (st *traceState) context(parent context.Context) context.Context {
+	if parent == context.Background() {
+		return st.ctx
+	}
+	return httptrace.WithClientTrace(parent, &st.trace)
 }
 
 func (st *traceState) set(f func()) {
@@ -72,7 +85,7 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
 	st.mu.Unlock()
 	start := time.Now()
-	resp, err := next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), &st.trace)))
+	resp, err := next.RoundTrip(r.WithContext(st.context(r.Context())))
 	st.mu.Lock()
 	dns, connect, tlsDur, gotConn, reused, dialed, firstByte := st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte
 	st.mu.Unlock()
