@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/loadgate/loadgate/report"
 )
 
 // TestCoordinatedOmission runs an open model at 100/s with two workers
@@ -106,5 +112,49 @@ stages: [{duration: 2s, rate: 100/s, max_workers: 1}]
 	}
 	if !strings.Contains(out, fmt.Sprintf("%d scheduled requests never sent", g.Dropped)) {
 		t.Errorf("summary does not say so:\n%s", out)
+	}
+}
+
+// TestSaturatedGeneratorIsInconclusive: when loadgate used all the cores
+// (a CPU clock that runs as fast as the wall clock on every core) and
+// fell behind its schedule, the verdict is inconclusive, exit 4, even
+// with every threshold met.
+func TestSaturatedGeneratorIsInconclusive(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(150 * time.Millisecond)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "s.yaml", `name: busy
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: x, path: /}]
+stages: [{duration: 2s, rate: 20/s, max_workers: 1}]
+thresholds: [error_rate == 0]
+`)
+	out := filepath.Join(dir, "run")
+	var stdout, stderr bytes.Buffer
+	env := testEnv(&stdout, &stderr, nil)
+	began := time.Now()
+	env.CPU = func() time.Duration { return time.Duration(runtime.GOMAXPROCS(0)) * time.Since(began) }
+	code := Run(context.Background(), env, []string{"run", sc, "--out", out})
+	r := readReport(t, out)
+	g := r.Generator
+	if code != ExitInconclusive || r.Verdict != report.Inconclusive || g == nil || !g.Saturated || g.CPUMean < 0.95 || g.LateShare < 0.5 {
+		t.Fatalf("exit %d, verdict %s, generator %+v\n%s", code, r.Verdict, g, stderr.String())
+	}
+	if !r.Thresholds[0].Pass || !strings.Contains(stdout.String()+stderr.String(), "verdict   INCONCLUSIVE") {
+		t.Errorf("thresholds %+v; output:\n%s%s", r.Thresholds, stdout.String(), stderr.String())
+	}
+	// The same run with the real clock: one worker waiting on a slow
+	// target is the target's limit, not the generator's.
+	code, r, _ = runScenario(t, `name: slow
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: x, path: /}]
+stages: [{duration: 2s, rate: 20/s, max_workers: 1}]
+thresholds: [error_rate == 0]
+`, nil)
+	if code != ExitPass || r.Generator == nil || r.Generator.Saturated {
+		t.Errorf("real clock: exit %d, generator %+v", code, r.Generator)
 	}
 }

@@ -30,6 +30,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	LookupEnv      func(string) (string, bool)
 	Now            func() time.Time
+	// CPU returns the CPU time the process has used so far, for the
+	// generator's self-health; nil reads the process's own.
+	CPU func() time.Duration
 }
 
 // OSEnv is the Env of the running process.

@@ -91,7 +91,11 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	}
 	interval := sc.Interval()
 	rec.tl = report.NewTimeline(interval, rec.col.Names, targetRate(rec.col.Stages), seriesFile, hlogFile)
-	rec.health = report.NewHealth(runtime.GOMAXPROCS(0), processCPU)
+	cpu := env.CPU
+	if cpu == nil {
+		cpu = processCPU
+	}
+	rec.health = report.NewHealth(runtime.GOMAXPROCS(0), cpu)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	rec.live = newLive(env.Stderr, progress, sc, rec.col.Stages, stopRun)

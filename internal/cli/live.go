@@ -194,10 +194,11 @@ func (l *live) tick(now time.Time) {
 	if len(l.ths) > 0 {
 		status += fmt.Sprintf("  thresholds %d/%d ok", len(l.ths)-l.failing, len(l.ths))
 	}
+	remaining := max(st.Planned-elapsed, 0).Round(time.Second)
 	switch l.mode {
 	case progressBars:
 		l.mu.Lock()
-		l.barStatus = status
+		l.barStatus = fmt.Sprintf("%s left  %s", remaining, status)
 		l.mu.Unlock()
 		if l.bar != nil {
 			l.bar.SetCurrent(min(elapsed.Milliseconds(), max(st.Planned.Milliseconds()-1, 0)))
@@ -207,8 +208,7 @@ func (l *live) tick(now time.Time) {
 			return
 		}
 		l.lastLine = now
-		remaining := max(st.Planned-elapsed, 0)
-		fmt.Fprintf(l.out, "loadgate: %s %s, %s left: %s\n", st.Name, elapsed.Round(time.Second), remaining.Round(time.Second),
+		fmt.Fprintf(l.out, "loadgate: %s %s, %s left: %s\n", st.Name, elapsed.Round(time.Second), remaining,
 			strings.TrimSpace(status))
 	}
 }
