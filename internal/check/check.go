@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -38,6 +39,7 @@ type headerCheck struct {
 
 type jsonCheck struct {
 	scenario.JSONCheck
+	hidden bool // the field is redacted: failures do not quote its value
 }
 
 // Outcome is what Check found.
@@ -86,13 +88,26 @@ func New(s *scenario.Scenario, r *scenario.Request) *Checker {
 		c.names = append(c.names, "error_code")
 	}
 	for _, j := range r.Expect.JSON {
-		c.json = append(c.json, jsonCheck{j})
+		c.json = append(c.json, jsonCheck{JSONCheck: j})
 		c.names = append(c.names, j.Label())
 		if j.Sent != "" {
 			c.NeedsSent = true
 		}
 	}
 	return c
+}
+
+// Hide keeps the values of sensitive fields out of failure texts: a JSON
+// check whose path ends in a field that sensitive names says only that it
+// failed.
+func (c *Checker) Hide(sensitive func(field string) bool) {
+	for k := range c.json {
+		p := c.json[k].Path
+		if i := strings.LastIndexAny(p, ".|"); i >= 0 {
+			p = p[i+1:]
+		}
+		c.json[k].hidden = sensitive(p)
+	}
 }
 
 // Names returns the labels of the content checks, by index.
@@ -160,6 +175,9 @@ func (c *Checker) Check(code int, hdr http.Header, body, sent []byte, out *Outco
 			if !valid {
 				fail("body is not valid JSON")
 			} else if why := c.json[k].check(body, sent); why != "" {
+				if c.json[k].hidden {
+					why = "does not hold (the value is redacted)"
+				}
 				fail("%s", why)
 			}
 			i++

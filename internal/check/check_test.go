@@ -135,3 +135,20 @@ func BenchmarkCheck(b *testing.B) {
 		c.Check(201, nil, body, nil, &out)
 	}
 }
+
+// TestHiddenValues: a failing check on a redacted field says that it failed
+// but not what the value was; other fields still quote theirs.
+func TestHiddenValues(t *testing.T) {
+	t.Parallel()
+	c := checker(t, `      json: [{path: data.mobile, regex: '^1[3-9]\d{9}$'}, {path: data.name, equals: x}]`)
+	c.Hide(func(f string) bool { return f == "mobile" })
+	var out Outcome
+	c.Check(200, nil, []byte(`{"data":{"mobile":99900138000,"name":"y"}}`), nil, &out)
+	if len(out.Failed) != 2 || strings.Contains(out.Why, "99900138000") || !strings.Contains(out.Why, "redacted") {
+		t.Errorf("failed %v, why %q", out.Failed, out.Why)
+	}
+	c.Check(200, nil, []byte(`{"data":{"mobile":"13800138000","name":"y"}}`), nil, &out)
+	if len(out.Failed) != 1 || !strings.Contains(out.Why, `"y"`) {
+		t.Errorf("failed %v, why %q", out.Failed, out.Why)
+	}
+}

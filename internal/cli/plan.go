@@ -55,6 +55,7 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 	for i := range sc.Requests {
 		r := &sc.Requests[i]
 		ck := check.New(sc, r)
+		ck.Hide(red.SensitiveField)
 		out.checkers = append(out.checkers, ck)
 		needBodies = needBodies || len(ck.Names()) > 0 || len(r.Capture) > 0
 		w := 1

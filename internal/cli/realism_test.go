@@ -471,3 +471,67 @@ thresholds:
 		t.Errorf("thresholds %+v", r.Thresholds)
 	}
 }
+
+// TestRedactListedFields: a header and a JSON field named under redact:,
+// with literal values (no secret-sounding variable to give them away), a
+// number among them, are in no file of the run and nowhere in its output,
+// even where a failing check on the field would quote it.
+func TestRedactListedFields(t *testing.T) {
+	t.Parallel()
+	const card, key = "4111111111111111", "ck-literal-7788"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Write([]byte(`{"seen":` + string(body) + `,"echoed_key":"` + r.Header.Get("X-Customer-Key") + `"}`))
+	}))
+	defer echo.Close()
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "s.yaml", `name: listed
+target: {base_url: "`+echo.URL+`"}
+redact: [X-Customer-Key, card_number]
+log: {sample: 1}
+requests:
+  - name: pay
+    method: POST
+    path: /pay
+    headers: {X-Customer-Key: `+key+`, Content-Type: application/json}
+    body: {name: x, card_number: `+card+`}
+    expect:
+      json: [{path: seen.card_number, equals: 1}]
+stages: [{duration: 1s, rate: 20/s}]
+thresholds: [error_rate == 0]
+`)
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "run")
+	if code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out}); code != ExitFail {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	r := readReport(t, out)
+	if r.Totals.Requests != 20 || r.Totals.BusinessRate != 1 {
+		t.Fatalf("%d requests, business error rate %v, want 20 failing their check", r.Totals.Requests, r.Totals.BusinessRate)
+	}
+	files := 0
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(p)
+		for _, s := range []string{card, key} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds %q", p, s)
+			}
+		}
+		return err
+	})
+	if err != nil || files < 9 {
+		t.Fatalf("searched %d files: %v", files, err)
+	}
+	for _, s := range []string{card, key} {
+		if strings.Contains(stdout.String()+stderr.String(), s) {
+			t.Errorf("the terminal shows %q", s)
+		}
+	}
+	if log := readFile(t, filepath.Join(out, "requests.jsonl")); !strings.Contains(log, `"card_number":"[REDACTED]"`) && !strings.Contains(log, "redacted") {
+		t.Errorf("the request log does not show the masking:\n%.500s", log)
+	}
+}

@@ -32,6 +32,7 @@ type Redactor struct {
 	secrets atomic.Pointer[[]string]
 	fields  []string
 	re      *regexp.Regexp // field values in JSON and in query strings
+	num     *regexp.Regexp // numbers and booleans as JSON field values
 	headers map[string]bool
 }
 
@@ -56,6 +57,9 @@ func New(extra []string) *Redactor {
 	alt := strings.Join(quoted, "|")
 	// "field": "value" in JSON, and field=value in query strings and forms.
 	r.re = regexp.MustCompile(`(?i)("(?:` + alt + `)"\s*:\s*")((?:[^"\\]|\\.)*)(")|([?&;\s](?:` + alt + `)=)([^&\s"#]*)()`)
+	// "field": 13800138000 (or true): masked as a string, so the JSON
+	// stays valid.
+	r.num = regexp.MustCompile(`(?i)("(?:` + alt + `)"\s*:\s*)(-?[0-9][0-9.eE+-]*|true|false)`)
 	empty := []string{}
 	r.secrets.Store(&empty)
 	return r
@@ -81,6 +85,14 @@ func (r *Redactor) AddSecret(v string) {
 	r.secrets.Store(&next)
 }
 
+// SensitiveField reports whether a JSON field or query parameter's value
+// must be masked.
+func (r *Redactor) SensitiveField(name string) bool {
+	name = strings.ToLower(name)
+	i := sort.SearchStrings(r.fields, name)
+	return i < len(r.fields) && r.fields[i] == name
+}
+
 // SensitiveHeader reports whether a header's value must be masked.
 func (r *Redactor) SensitiveHeader(name string) bool { return r.headers[strings.ToLower(name)] }
 
@@ -96,6 +108,7 @@ func (r *Redactor) String(s string) string {
 	}
 	if r.mayHoldField(s) {
 		s = r.re.ReplaceAllString(s, "${1}${4}"+Mask+"${3}${6}")
+		s = r.num.ReplaceAllString(s, `${1}"`+Mask+`"`)
 	}
 	return s
 }
@@ -112,6 +125,7 @@ func (r *Redactor) Bytes(b []byte) []byte {
 	}
 	if r.mayHoldField(string(b)) {
 		b = r.re.ReplaceAll(b, []byte("${1}${4}"+Mask+"${3}${6}"))
+		b = r.num.ReplaceAll(b, []byte(`${1}"`+Mask+`"`))
 	}
 	return b
 }

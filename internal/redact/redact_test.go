@@ -19,6 +19,10 @@ func TestRedact(t *testing.T) {
 		`the value s3cr3t-value leaked, twice: s3cr3t-value`:    `the value [REDACTED] leaked, twice: [REDACTED]`,
 		`nothing to see`: `nothing to see`,
 		`{"tokens":5}`:   `{"tokens":5}`,
+		// Numbers and booleans are masked too, as strings (valid JSON).
+		`{"mobile": 13800138000, "n": 1}`:         `{"mobile": "[REDACTED]", "n": 1}`,
+		`{"secret":true,"token":-1.5e3}`:          `{"secret":"[REDACTED]","token":"[REDACTED]"}`,
+		`{"mobile":null,"mobiles":[13800138000]}`: `{"mobile":null,"mobiles":[13800138000]}`,
 	}
 	for in, want := range tests {
 		if got := r.String(in); got != want {
@@ -30,6 +34,9 @@ func TestRedact(t *testing.T) {
 	}
 	if !r.SensitiveHeader("authorization") || !r.SensitiveHeader("x-customer-key") || r.SensitiveHeader("Accept") {
 		t.Error("sensitive headers wrong")
+	}
+	if !r.SensitiveField("Mobile") || !r.SensitiveField("access_token") || r.SensitiveField("name") {
+		t.Error("sensitive fields wrong")
 	}
 	if strings.Contains(r.String("ab"), Mask) {
 		t.Error("a two-letter value was treated as a secret")
