@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -344,6 +345,60 @@ func TestShardsPartitionTheSchedule(t *testing.T) {
 			if seen[d] != 1 {
 				t.Errorf("%+v: hit due at %v sent %d times", tc, d, seen[d])
 			}
+		}
+	}
+}
+
+// bodyHandler records the size of the body each result keeps.
+type bodyHandler struct {
+	nopHandler
+	sizes []int
+}
+
+func (h *bodyHandler) Result(_, _ int, r *vegeta.Result, _ *Extra) error {
+	h.sizes = append(h.sizes, len(r.Body))
+	return nil
+}
+
+// TestBodyCap: a target answering 4 MiB bodies: each result keeps only
+// MaxBody bytes of it (the rest is read and discarded, so the connection
+// is reused), and 0 keeps none.
+func TestBodyCap(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 4<<20)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(big))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	for _, limit := range []int64{1024, 0} {
+		h := &bodyHandler{}
+		plan := &Plan{
+			Requests: []Request{{Name: "r0", Method: "GET", URL: srv.URL + "/big"}},
+			Stages:   []Stage{{Name: "s", Duration: 500 * time.Millisecond, Open: true, Rate: 20, RampTo: 20, MaxWorkers: 1}},
+			Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
+			MaxBody:  limit,
+		}
+		before := conns.Load()
+		if err := run(context.Background(), plan, h); err != nil {
+			t.Fatal(err)
+		}
+		if len(h.sizes) != 10 {
+			t.Fatalf("max body %d: %d results, want 10", limit, len(h.sizes))
+		}
+		for _, n := range h.sizes {
+			if int64(n) != limit {
+				t.Fatalf("max body %d: results kept %v bytes", limit, h.sizes)
+			}
+		}
+		if c := conns.Load() - before; c != 1 {
+			t.Errorf("max body %d: %d connections for one worker, want 1 (bodies read to the end)", limit, c)
 		}
 	}
 }

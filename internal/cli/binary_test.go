@@ -162,6 +162,37 @@ func TestSignalStopsRunAndKeepsData(t *testing.T) {
 			if n != r.Totals.Requests {
 				t.Errorf("raw results hold %d, report counts %d", n, r.Totals.Requests)
 			}
+			// The time series and the request log were flushed too: the
+			// intervals add up to the run, and the log holds every line
+			// the report counts, each aborted request among them.
+			js, err1 := os.Open(filepath.Join(out, fileSeries))
+			hl, err2 := os.Open(filepath.Join(out, fileHlog))
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatal(err)
+			}
+			defer js.Close()
+			defer hl.Close()
+			series, err := report.ReadSeries(js, hl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var inSeries uint64
+			for _, iv := range series.All() {
+				inSeries += iv.Requests
+			}
+			if inSeries != r.Totals.Requests {
+				t.Errorf("time series holds %d requests, report counts %d", inSeries, r.Totals.Requests)
+			}
+			log := strings.Split(strings.TrimSpace(readFile(t, filepath.Join(out, "requests.jsonl"))), "\n")
+			aborted := 0
+			for _, l := range log {
+				if strings.Contains(l, `"error_kind":"aborted"`) {
+					aborted++
+				}
+			}
+			if r.RequestLog == nil || uint64(len(log)) != r.RequestLog.Lines || uint64(aborted) != r.Totals.Errors["aborted"] {
+				t.Errorf("request log: %d lines, %d aborted; report: %+v, %d aborted", len(log), aborted, r.RequestLog, r.Totals.Errors["aborted"])
+			}
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/report"
 )
@@ -382,5 +383,64 @@ stages: [{duration: 1s, rate: 20/s}]
 	}
 	if !strings.Contains(stdout.String(), note) {
 		t.Errorf("the terminal summary does not say %q", note)
+	}
+}
+
+// TestReportFromTruncatedResults: a run's results.lgr cut short is
+// reported up to the damage, with a warning that names the byte where the
+// whole blocks end, and the figures of exactly the results before it.
+func TestReportFromTruncatedResults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sc := writeScenario(t, dir, "s.yaml", `name: cut
+target: {base_url: embedded}
+auth: {type: bearer, token: ak_7D8sF3gT6hJ9kL2qW4eR5tY7uI8oP0z}
+requests: [{name: ping, path: "/v1/ping?id={{ uuid }}"}]
+stages: [{duration: 1s, rate: 3000/s}]
+`)
+	out := filepath.Join(dir, "run")
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out, "-q"}); code != ExitPass {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	r := readReport(t, out)
+	if r.Totals.Requests < 2000 {
+		t.Fatalf("%d requests: too few to fill several blocks", r.Totals.Requests)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "results.lgr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.lgr")
+	if err := os.WriteFile(cut, b[:len(b)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Ground truth: what a reader gets from the file cut there.
+	f, err := os.Open(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := results.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	var res results.Result
+	for rd.Next(&res) == nil {
+		n++
+	}
+	if rd.Damage == nil || n == 0 || n >= r.Totals.Requests {
+		t.Fatalf("reader: %d of %d results, damage %v", n, r.Totals.Requests, rd.Damage)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"report", cut, "--format", "json"})
+	var got report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("exit %d, %v\n%s", code, err, stderr.String())
+	}
+	if got.Totals.Requests != n || !strings.Contains(stderr.String(), rd.Damage.Error()) {
+		t.Errorf("exit %d: %d requests reported, %d before the damage; stderr:\n%s\nwant the warning %q", code, got.Totals.Requests, n, stderr.String(), rd.Damage)
 	}
 }

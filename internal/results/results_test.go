@@ -99,6 +99,15 @@ func TestDamage(t *testing.T) {
 	if rd.Damage == nil || !strings.Contains(rd.Damage.Error(), "damaged at byte") || len(out) == 0 || len(out) >= len(in) {
 		t.Errorf("truncated: read %d, damage %v", len(out), rd.Damage)
 	}
+	// The byte named is where the whole blocks end: the file cut there
+	// reads clean, to the same results.
+	var at int
+	if _, err := fmt.Sscanf(rd.Damage.Error(), "results file damaged at byte %d", &at); err != nil || at <= 0 || at > len(cut) {
+		t.Fatalf("damage offset %d (%v) in %q", at, err, rd.Damage)
+	}
+	if clean, rd3 := readAll(t, b[:at]); rd3.Damage != nil || len(clean) != len(out) {
+		t.Errorf("cut at the byte named (%d): %d results, damage %v; want %d, none", at, len(clean), rd3.Damage, len(out))
+	}
 	// A flipped byte in the middle: caught by the checksum.
 	bad := append([]byte(nil), b...)
 	bad[len(bad)/2] ^= 0x40
