@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"errors"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -46,26 +43,8 @@ stages: [{duration: 2s, rate: 500/s}]
 	}
 	// The exact percentiles, from every latency in the raw results.
 	dir := filepath.Dir(r.Scenario.File)
-	f, err := os.Open(filepath.Join(dir, "run", "results.lgr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := results.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lat []time.Duration
-	var res results.Result
-	for {
-		if err := rd.Next(&res); err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.Fatal(err)
-			}
-			break
-		}
-		lat = append(lat, res.Latency)
-	}
+	_, rd := countResults(t, filepath.Join(dir, "run", "results.lgr"), func(r *results.Result) { lat = append(lat, r.Latency) })
 	if len(lat) != 1000 || rd.Damage != nil {
 		t.Fatalf("%d raw results (damage %v)", len(lat), rd.Damage)
 	}

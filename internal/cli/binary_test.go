@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -142,20 +141,7 @@ func TestSignalStopsRunAndKeepsData(t *testing.T) {
 			if r.Requests["ok"].Totals.Successes < 30 {
 				t.Errorf("ok successes = %d after a second at 50/s", r.Requests["ok"].Totals.Successes)
 			}
-			f, err := os.Open(filepath.Join(out, "results.lgr"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			rd, err := results.NewReader(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var n uint64
-			var res results.Result
-			for rd.Next(&res) == nil {
-				n++
-			}
+			n, rd := countResults(t, filepath.Join(out, "results.lgr"))
 			if rd.Damage != nil {
 				t.Errorf("raw results damaged: %v", rd.Damage)
 			}

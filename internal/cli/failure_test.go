@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -416,20 +417,7 @@ stages: [{duration: 1s, rate: 3000/s}]
 		t.Fatal(err)
 	}
 	// Ground truth: what a reader gets from the file cut there.
-	f, err := os.Open(cut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := results.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n uint64
-	var res results.Result
-	for rd.Next(&res) == nil {
-		n++
-	}
+	n, rd := countResults(t, cut)
 	if rd.Damage == nil || n == 0 || n >= r.Totals.Requests {
 		t.Fatalf("reader: %d of %d results, damage %v", n, r.Totals.Requests, rd.Damage)
 	}
@@ -442,5 +430,34 @@ stages: [{duration: 1s, rate: 3000/s}]
 	}
 	if got.Totals.Requests != n || !strings.Contains(stderr.String(), rd.Damage.Error()) {
 		t.Errorf("exit %d: %d requests reported, %d before the damage; stderr:\n%s\nwant the warning %q", code, got.Totals.Requests, n, stderr.String(), rd.Damage)
+	}
+}
+
+// countResults reads a results file to its end or its damage, handing
+// each result to each when it is not nil.
+func countResults(t *testing.T, path string, each ...func(*results.Result)) (uint64, *results.Reader) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := results.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	var res results.Result
+	for {
+		if err := rd.Next(&res); err != nil {
+			if !errors.Is(err, io.EOF) && rd.Damage == nil {
+				t.Fatal(err)
+			}
+			return n, rd
+		}
+		n++
+		for _, f := range each {
+			f(&res)
+		}
 	}
 }
