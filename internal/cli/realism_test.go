@@ -447,6 +447,8 @@ stages: [{duration: 2s, rate: 500/s}]
 thresholds:
   - business_error_rate < 1%
   - error_code{code=500301} < 10%
+  - check_failure_rate{check=mobile intact} < 50%
+  - check_failure_rate < 50%
 `, nil)
 	if code != ExitFail {
 		t.Fatalf("exit %d\n%s", code, out)
@@ -469,6 +471,14 @@ thresholds:
 	}
 	if r.Thresholds[0].Pass || !r.Thresholds[1].Pass {
 		t.Errorf("thresholds %+v", r.Thresholds)
+	}
+	// The check's own failure rate: its failures over the responses it
+	// checked (the 5% of 500s were not); with no check named, business
+	// errors over the requests whose content was checked.
+	c := get.Checks[0]
+	if want := float64(c.Failed) / float64(c.Checked); c.Checked == 0 || c.Checked == tot.LogicalRequests ||
+		math.Abs(r.Thresholds[2].Actual-want) > 1e-12 || math.Abs(r.Thresholds[3].Actual-want) > 1e-12 || !r.Thresholds[2].Pass {
+		t.Errorf("check %+v: check_failure_rate %v and %v, want %v", c, r.Thresholds[2].Actual, r.Thresholds[3].Actual, want)
 	}
 }
 
