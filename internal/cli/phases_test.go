@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +34,12 @@ func TestPhaseTimingsInRun(t *testing.T) {
 			}
 			srv.StartTLS()
 			defer srv.Close()
+			// With keep-alive, by name: localhost, which resolves to
+			// loopback, so that the DNS phase is measured too.
+			url := srv.URL
+			if keepalive {
+				url = strings.Replace(url, "127.0.0.1", "localhost", 1)
+			}
 			code, r, out := runScenario(t, fmt.Sprintf(`name: phases
 target: {base_url: "%s"}
 http: {insecure_tls: true, keepalive: %v}
@@ -41,7 +49,7 @@ thresholds:
   - ttfb_p50 >= 20ms
   - tls_max < 10s
   - connect_p95{request=a} < 10s
-`, srv.URL, keepalive), nil)
+`, url, keepalive), nil)
 			if code != ExitPass || len(r.Thresholds) != 3 {
 				t.Fatalf("exit %d\n%s", code, out)
 			}
@@ -65,6 +73,18 @@ thresholds:
 			if ph.Connect == nil || ph.TLS == nil || ph.TTFB == nil || ph.Connect.Max <= 0 || ph.TLS.Min <= 0 ||
 				ph.TTFB.Min < float64(delay.Milliseconds()) {
 				t.Errorf("phases: connect %+v tls %+v ttfb %+v", ph.Connect, ph.TLS, ph.TTFB)
+			}
+			if keepalive && (ph.DNS == nil || ph.DNS.Max <= 0) {
+				t.Errorf("by name, no DNS timings: %+v", ph.DNS)
+			}
+			// The HTML report has the phases table, and the phases plot
+			// its bars.
+			run := filepath.Join(filepath.Dir(r.Scenario.File), "run")
+			if html := readFile(t, filepath.Join(run, "report.html")); !strings.Contains(html, "Connection phases") {
+				t.Error("report.html has no phases table")
+			}
+			if svg := readFile(t, filepath.Join(run, "plots", "phases.svg")); strings.Contains(svg, "not traced") || !strings.Contains(svg, "ttfb") {
+				t.Error("plots/phases.svg does not draw the phases")
 			}
 			if pa := r.Requests["a"].Phases; pa == nil || pa.NewConnections != ph.NewConnections || pa.TTFB.P50 != ph.TTFB.P50 {
 				t.Errorf("request a's phases %+v, the run's %+v", pa, ph)
