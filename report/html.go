@@ -102,7 +102,7 @@ type runView struct {
 	Thresholds []thresholdView
 	HasDetail  bool
 	Requests   []requestRow
-	Corrected  string
+	Corrected  []correctedRow
 	Generator  string
 	Saturated  string
 	Phases     []phaseRow
@@ -324,9 +324,7 @@ func newRunView(id string, pr PageRun) runView {
 		v.Requests = append(v.Requests, row(n, rs.Method, rs.Path, false, rs.Totals, rs.Latency))
 	}
 	v.Requests = append(v.Requests, row("all", "", "", true, r.Totals, r.Latency))
-	if c := r.CorrectedLatency; c != nil {
-		v.Corrected = fmt.Sprintf("p50 %s · p95 %s · p99 %s · max %s", fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
-	}
+	v.Corrected = r.correctedRows()
 	if g := r.Generator; g != nil {
 		v.Generator = g.Summary()
 		if !g.Saturated && g.Reason != "" {
@@ -653,7 +651,15 @@ const pageTemplate = pageHead + `<body>
 </table></div>
 
 {{- if .Corrected}}
-<p><strong>From the intended send time</strong> (coordinated omission corrected; thresholds use it): <span class="mono">{{.Corrected}}</span></p>
+<p><strong>Latency raw / from the intended send time</strong> (coordinated omission corrected; thresholds use it):</p>
+<div class="scroll"><table class="corrected">
+<thead><tr><th>request</th><th class="num">p50</th><th class="num">p95</th><th class="num">p99</th><th class="num">max</th></tr></thead>
+<tbody>
+{{- range .Corrected}}
+<tr{{if .All}} class="all"{{end}}><td>{{.Name}}</td><td class="num">{{.P50}}</td><td class="num">{{.P95}}</td><td class="num">{{.P99}}</td><td class="num">{{.Max}}</td></tr>
+{{- end}}
+</tbody>
+</table></div>
 {{- end}}
 {{- if .Saturated}}
 <p class="bad"><strong>Inconclusive:</strong> {{.Saturated}}</p>

@@ -103,9 +103,16 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 		row(mdText(n), rs.Totals, rs.Latency)
 	}
 	row("**all**", t, r.Latency)
-	if c := r.CorrectedLatency; c != nil {
-		fmt.Fprintf(b, "\nFrom the intended send time (coordinated omission corrected, what thresholds use): p50 %s, p95 %s, p99 %s, max %s.\n",
-			fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
+	if rows := r.correctedRows(); len(rows) > 0 {
+		b.WriteString("\nLatency raw / from the intended send time (coordinated omission corrected, what thresholds use):\n\n")
+		b.WriteString("| request | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|\n")
+		for _, c := range rows {
+			name := mdText(c.Name)
+			if c.All {
+				name = "**all**"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", name, c.P50, c.P95, c.P99, c.Max)
+		}
 	}
 	if g := r.Generator; g != nil && g.Saturated {
 		fmt.Fprintf(b, "\n**Inconclusive:** %s.\n", mdText(g.Reason))

@@ -47,9 +47,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	row("all", r.Totals, r.Latency)
 	tw.Flush()
-	if c := r.CorrectedLatency; c != nil {
-		fmt.Fprintf(b, "\ncorrected p50 %s  p95 %s  p99 %s  max %s  (from the intended send time, coordinated omission corrected; thresholds use it)\n",
-			fmtMS(c.P50), fmtMS(c.P95), fmtMS(c.P99), fmtMS(c.Max))
+	if rows := r.correctedRows(); len(rows) > 0 {
+		b.WriteString("\nlatency raw / from the intended send time (coordinated omission corrected; thresholds use it)\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "request\tp50\tp95\tp99\tmax\t")
+		for _, c := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", c.Name, c.P50, c.P95, c.P99, c.Max)
+		}
+		tw.Flush()
 	}
 
 	t := r.Totals
@@ -180,4 +185,33 @@ func codes(m map[string]uint64) string {
 		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
 	}
 	return strings.Join(parts, "  ")
+}
+
+// correctedRow is one request's latency percentiles, raw and from the
+// intended send time, as "raw / corrected".
+type correctedRow struct {
+	Name, P50, P95, P99, Max string
+	All                      bool
+}
+
+// correctedRows lists, per request and for all, raw and corrected latency
+// side by side; none when no open-model stage ran.
+func (r *Report) correctedRows() []correctedRow {
+	if r.CorrectedLatency == nil {
+		return nil
+	}
+	pair := func(raw, c float64) string { return fmtMS(raw) + " / " + fmtMS(c) }
+	row := func(name string, all bool, l Latency, c *Latency) correctedRow {
+		if c == nil {
+			c = &Latency{}
+		}
+		return correctedRow{Name: name, All: all, P50: pair(l.P50, c.P50), P95: pair(l.P95, c.P95), P99: pair(l.P99, c.P99), Max: pair(l.Max, c.Max)}
+	}
+	var out []correctedRow
+	for _, n := range r.RequestNames() {
+		if rs := r.Requests[n]; rs.CorrectedLatency != nil {
+			out = append(out, row(n, false, rs.Latency, rs.CorrectedLatency))
+		}
+	}
+	return append(out, row("all", true, r.Latency, r.CorrectedLatency))
 }

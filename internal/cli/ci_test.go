@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -49,7 +50,25 @@ thresholds:
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	if r.CorrectedLatency == nil || r.CorrectedLatency.P99 < 500 || r.Latency.P99 > 100 {
-		t.Errorf("raw p99 %vms, corrected %+v", r.Latency.P99, r.CorrectedLatency)
+		t.Fatalf("raw p99 %vms, corrected %+v", r.Latency.P99, r.CorrectedLatency)
+	}
+	// Raw and corrected side by side, per request and for all, in the
+	// terminal summary, summary.md and report.html.
+	x := r.Requests["x"]
+	pair := func(raw, c float64) string {
+		return threshold.FormatValue(threshold.Duration, raw) + " / " + threshold.FormatValue(threshold.Duration, c)
+	}
+	run := filepath.Join(filepath.Dir(r.Scenario.File), "run")
+	for name, text := range map[string]string{
+		"summary.txt": readFile(t, filepath.Join(run, "summary.txt")),
+		"summary.md":  readFile(t, filepath.Join(run, "summary.md")),
+		"report.html": readFile(t, filepath.Join(run, "report.html")),
+	} {
+		for _, want := range []string{pair(x.Latency.P99, x.CorrectedLatency.P99), pair(r.Latency.P99, r.CorrectedLatency.P99), pair(r.Latency.P50, r.CorrectedLatency.P50)} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
 	}
 	g := r.Generator
 	if g == nil || g.LagMax < 800 || g.Late == 0 || g.Sent != 400 {
