@@ -75,4 +75,16 @@ func TestCapacityFinish(t *testing.T) {
 	if i, j := strings.Index(md.String(), "| 187.5/s"), strings.Index(md.String(), "| 225.0/s"); i < 0 || j < i {
 		t.Errorf("markdown:\n%s", md.String())
 	}
+	// The HTML table tags the knee's step and the capacity's.
+	if c.Knee == nil {
+		t.Fatal("no knee found")
+	}
+	var page bytes.Buffer
+	if err := WriteCapacityHTML(&page, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	html := page.String()
+	if strings.Count(html, `<span class="tag">knee</span>`) != 1 || strings.Count(html, `<span class="tag">capacity</span>`) != 1 {
+		t.Errorf("capacity.html tags: %d knee, %d capacity", strings.Count(html, `<span class="tag">knee</span>`), strings.Count(html, `<span class="tag">capacity</span>`))
+	}
 }
