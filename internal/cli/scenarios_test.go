@@ -107,3 +107,45 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("--shards, completions and parallelism disagree: %s, %d, %d", args, job.Spec.Completions, job.Spec.Parallelism)
 	}
 }
+
+// TestCIDocsWorkflows: the GitHub Actions workflow and the GitLab CI job in
+// docs/ci.md are valid YAML with the shape their CI expects.
+func TestCIDocsWorkflows(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```yaml\n")[1:]
+	if len(blocks) != 2 {
+		t.Fatalf("%d yaml blocks in docs/ci.md, want the workflow and the job", len(blocks))
+	}
+	var gh struct {
+		Jobs map[string]struct {
+			Steps []map[string]any `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	var gl map[string]struct {
+		Script    []string       `yaml:"script"`
+		Artifacts map[string]any `yaml:"artifacts"`
+	}
+	for i, dst := range []any{&gh, &gl} {
+		body, _, ok := strings.Cut(blocks[i], "```")
+		if !ok {
+			t.Fatalf("yaml block %d is not closed", i)
+		}
+		if err := yaml.Unmarshal([]byte(body), dst); err != nil {
+			t.Errorf("yaml block %d: %v", i, err)
+		}
+	}
+	steps := 0
+	for _, j := range gh.Jobs {
+		steps += len(j.Steps)
+	}
+	if steps == 0 || !strings.Contains(blocks[0], "loadgate compare") {
+		t.Errorf("GitHub workflow: %d steps", steps)
+	}
+	if job, ok := gl["load"]; !ok || len(job.Script) == 0 || job.Artifacts == nil || !strings.Contains(strings.Join(job.Script, "\n"), "loadgate compare") {
+		t.Errorf("GitLab job: %+v", gl["load"])
+	}
+}
