@@ -57,7 +57,8 @@ func retryAfter(v string) (time.Duration, bool) {
 		return 0, false
 	}
 	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
+		// Beyond any cap, and short of overflowing a Duration.
+		return time.Duration(min(s, 1<<30)) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(time.Until(t), 0), true
