@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loadgate/loadgate/report"
 )
@@ -543,5 +544,40 @@ thresholds: [error_rate == 0]
 	}
 	if log := readFile(t, filepath.Join(out, "requests.jsonl")); !strings.Contains(log, `"card_number":"[REDACTED]"`) && !strings.Contains(log, "redacted") {
 		t.Errorf("the request log does not show the masking:\n%.500s", log)
+	}
+}
+
+// TestExampleBodiesTruncated: failing bodies are kept as examples, cut to
+// 2 KiB without cutting a character in two; a body that is not text keeps
+// its 2 KiB.
+func TestExampleBodiesTruncated(t *testing.T) {
+	t.Parallel()
+	text := strings.Repeat("a", 2047) + "é" + strings.Repeat("b", 8000) // é spans bytes 2047 and 2048
+	binary := bytes.Repeat([]byte{0xff, 0xfe}, 5000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		if r.URL.Path == "/text" {
+			w.Write([]byte(text))
+		} else {
+			w.Write(binary)
+		}
+	}))
+	defer srv.Close()
+	_, r, out := runScenario(t, `name: bodies
+target: {base_url: "`+srv.URL+`"}
+requests: [{name: text, path: /text}, {name: bin, path: /bin}]
+stages: [{duration: 500ms, rate: 20/s}]
+`, nil)
+	ex, bin := r.Requests["text"].Examples, r.Requests["bin"].Examples
+	if len(ex) == 0 || len(bin) == 0 {
+		t.Fatalf("examples: %d text, %d binary\n%s", len(ex), len(bin), out)
+	}
+	if e := ex[0]; !e.Truncated || e.Body != strings.Repeat("a", 2047) {
+		t.Errorf("text example: truncated %v, %d bytes, valid UTF-8 %v", e.Truncated, len(e.Body), utf8.ValidString(e.Body))
+	}
+	// Written to JSON, bytes that are not UTF-8 read back as U+FFFD, one
+	// each: 2048 of them.
+	if e := bin[0]; !e.Truncated || utf8.RuneCountInString(e.Body) != 2048 {
+		t.Errorf("binary example: truncated %v, %d characters", e.Truncated, utf8.RuneCountInString(e.Body))
 	}
 }

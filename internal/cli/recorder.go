@@ -227,8 +227,14 @@ func (r *recorder) keepExample(req int, res *vegeta.Result, x *attack.Extra, l *
 	body, truncated := res.Body, false
 	if len(body) > maxExampleBody {
 		body, truncated = body[:maxExampleBody], true
-		for len(body) > 0 && !utf8.Valid(body) { // do not cut a character in two
-			body = body[:len(body)-1]
+		// Do not cut a character in two: drop an incomplete last one (a
+		// body that is not text at all is kept as it is).
+		i := len(body) - 1
+		for i > 0 && len(body)-i < utf8.UTFMax && !utf8.RuneStart(body[i]) {
+			i--
+		}
+		if !utf8.FullRune(body[i:]) {
+			body = body[:i]
 		}
 	}
 	r.examples[res.Attack] = append(r.examples[res.Attack], report.Example{
