@@ -101,8 +101,8 @@ func (f Fault) Validate() error {
 	default:
 		return fmt.Errorf("type %q is not latency, bandwidth, reset, timeout or slow_close", f.Type)
 	}
-	if f.Toxicity < 0 || f.Toxicity > 1 {
-		errs = append(errs, errors.New("toxicity must be a fraction from 0 to 1"))
+	if f.Toxicity <= 0 || f.Toxicity > 1 {
+		errs = append(errs, errors.New("toxicity must be a fraction above 0, at most 1"))
 	}
 	switch f.Direction {
 	case "", "downstream", "upstream", "both":
@@ -225,9 +225,6 @@ func (p *Proxy) add(i int) error {
 		dirs = []string{"downstream", "upstream"}
 	}
 	tox := f.Toxicity
-	if tox == 0 {
-		tox = 1
-	}
 	for _, d := range dirs {
 		body, _ := json.Marshal(map[string]any{ // plain values always encode
 			"name": fmt.Sprintf("fault-%d-%s", i, d), "type": f.toxicType(), "stream": d,

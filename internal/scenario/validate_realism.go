@@ -332,6 +332,19 @@ func (v *validator) faults() {
 		default:
 			v.fail(p+".direction", "%q is not downstream, upstream or both", f.Direction)
 		}
+		// The fault engine counts in whole milliseconds: less would be 0,
+		// which for after means never.
+		for _, d := range []struct {
+			name string
+			v    Duration
+		}{{"latency", f.Latency}, {"jitter", f.Jitter}, {"after", f.After}, {"delay", f.Delay}} {
+			if x := d.v.D(); x%time.Millisecond != 0 {
+				v.fail(p+"."+d.name, "%v: faults take whole milliseconds", x)
+			}
+		}
+		if f.Toxicity != nil && (*f.Toxicity <= 0 || *f.Toxicity > 1) {
+			v.fail(p+".toxicity", "must be above 0%% and at most 100%% of connections")
+		}
 		if f.To != 0 && f.To <= f.From {
 			v.fail(p+".to", "must come after from")
 		}
