@@ -63,8 +63,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\nnetwork   " + codes(t.Errors))
 	}
 	if t.Failures > 0 {
-		fmt.Fprintf(b, "\nclasses   network %s, protocol %s, business %s, system %s (of %d requests)",
-			fmtPct(t.NetworkRate), fmtPct(t.ProtocolRate), fmtPct(t.BusinessRate), fmtPct(t.SystemRate), t.LogicalRequests)
+		classes := func(t Totals) string {
+			return fmt.Sprintf("network %s, protocol %s, business %s, system %s (of %d requests)",
+				fmtPct(t.NetworkRate), fmtPct(t.ProtocolRate), fmtPct(t.BusinessRate), fmtPct(t.SystemRate), t.LogicalRequests)
+		}
+		b.WriteString("\nclasses   " + classes(t))
+		if names := r.RequestNames(); len(names) > 1 {
+			for _, n := range names {
+				if rt := r.Requests[n].Totals; rt.Failures > 0 {
+					fmt.Fprintf(b, "\n  %s: %s", n, classes(rt))
+				}
+			}
+		}
 	}
 	if len(t.ErrorCodes) > 0 {
 		b.WriteString("\ncodes     " + codes(t.ErrorCodes))
