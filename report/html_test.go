@@ -83,6 +83,7 @@ func testReport(name string) *Report {
 			RateRPS: 20, ThroughputRPS: 19.4, SuccessRate: 1164.0 / 1180, ErrorRate: 16.0 / 1180, Rate4xx: 0.01, Rate5xx: 0.0167,
 			StatusCodes: map[string]uint64{"200": 1164, "404": 12, "503": 20, "429": 4}, Errors: map[string]uint64{},
 			ErrorClasses: map[string]uint64{"network": 0, "protocol": 12, "business": 0, "system": 24},
+			ProtocolRate: 12.0 / 1180, SystemRate: 24.0 / 1180,
 		},
 		Latency: Latency{Min: 3.1, Mean: 48.2, StdDev: 31.7, P50: 41, P90: 88, P95: 120.5, P99: 310, P999: 640, Max: 702.4},
 		Examples: []Example{
@@ -97,7 +98,8 @@ func testReport(name string) *Report {
 			RateRPS: 10, ThroughputRPS: 9.5, SuccessRate: 570.0 / 590, ErrorRate: 20.0 / 590,
 			StatusCodes: map[string]uint64{"201": 570, "422": 20}, Errors: map[string]uint64{"timeout": 10},
 			ErrorClasses: map[string]uint64{"network": 10, "protocol": 0, "business": 20, "system": 0},
-			ErrorCodes:   map[string]uint64{"OUT_OF_STOCK": 14, "CARD_DECLINED": 6},
+			NetworkRate:  10.0 / 590, BusinessRate: 20.0 / 590,
+			ErrorCodes: map[string]uint64{"OUT_OF_STOCK": 14, "CARD_DECLINED": 6},
 		},
 		Latency: Latency{Min: 12, Mean: 95.5, StdDev: 60.2, P50: 80, P90: 170, P95: 230, P99: 880, P999: 1500, Max: 2100},
 		Checks: []Check{

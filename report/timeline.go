@@ -216,11 +216,11 @@ func (tl *Timeline) slot(idx int64) []acc {
 	case newest < 0:
 	case idx > newest:
 		tl.flushBefore(idx - 1)
-	case idx == newest-1 && idx > tl.last:
+	case idx == newest-1:
 		// The interval before the newest had no result yet: open it.
 	default:
-		// A late result for an interval already written: it counts in the
-		// oldest one still open.
+		// Older than both open intervals (not yet written, in a gap): it
+		// counts in the oldest one still open.
 		oldest := 0
 		if tl.openIdx[1] >= 0 && (tl.openIdx[0] < 0 || tl.openIdx[1] < tl.openIdx[0]) {
 			oldest = 1
