@@ -182,8 +182,8 @@ func TestSlowCloseFault(t *testing.T) {
 	}
 }
 
-// TestJitterFault: 50 ms of latency with 40 ms of jitter delays each
-// answer by 10 to 90 ms, uniformly, so p10 to p90 of 100 requests spans
+// TestJitterFault: 50 ms of latency with 40 ms of jitter delays answers
+// by up to 90 ms, spread uniformly, so p10 to p90 of 100 requests spans
 // about 64 ms; 50 ms of latency alone delays every answer by 50 ms, a
 // spread of a few milliseconds at most.
 func TestJitterFault(t *testing.T) {
@@ -199,7 +199,10 @@ func TestJitterFault(t *testing.T) {
 	}
 	// The report has no p10: both come from the raw results.
 	j, s := rawLatencies(t, jitter), rawLatencies(t, steady)
-	if spread := j.pct(90) - j.pct(10); spread < 30 || j.pct(0) < 10 || j.pct(10) > 35 || j.pct(90) < 65 {
+	// No floor for the minimum: toxiproxy counts each chunk's delay from
+	// when the chunk reached it, so a chunk queued behind a longer delay
+	// can leave at once (1 ms was seen).
+	if spread := j.pct(90) - j.pct(10); spread < 30 || j.pct(10) > 35 || j.pct(90) < 65 {
 		t.Errorf("latency 50ms ± 40ms: min %.1f, p10 %.1f, p50 %.1f, p90 %.1f, max %.1f: want p90 - p10 of at least 30ms, p10 under 35, p90 over 65",
 			j.pct(0), j.pct(10), j.pct(50), j.pct(90), j.pct(100))
 	}
