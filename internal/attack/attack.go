@@ -112,9 +112,10 @@ func NewHTTPClient(c Client) *HTTPClient {
 		}
 	}
 	cs := newConns()
+	tracked := cs.dial(dial)
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         cs.dial(dial),
+		DialContext:         tracked,
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: c.InsecureTLS}, //nolint:gosec // only when the scenario asks
 		MaxIdleConns:        0,
 		MaxIdleConnsPerHost: 10000,
@@ -131,8 +132,10 @@ func NewHTTPClient(c Client) *HTTPClient {
 			// Over HTTP/1 with no queue for connections, each request owns
 			// its connection from write to response: the connection's
 			// deadline is the request's timeout, without the per-request
-			// timer and context that http.Client.Timeout costs.
+			// timer and context that http.Client.Timeout costs. The
+			// requesting goroutine writes and reads itself (h1Transport).
 			cs.timeout, client.Timeout = c.Timeout, 0
+			client.Transport = newH1Transport(tr, tracked, cs.ctx)
 		}
 	}
 	return &HTTPClient{Client: client, conns: cs, timeout: c.Timeout}

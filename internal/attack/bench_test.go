@@ -15,9 +15,11 @@ func (h *nopHandler) StageEnd(int, time.Time, bool)                     {}
 func (h *nopHandler) Result(_, _ int, _ *vegeta.Result, _ *Extra) error { h.n++; return nil }
 
 // BenchmarkAttackHit measures requests per second at 50 workers, through
-// loadgate's targeter, round tripper and, or not, phase tracing, against
-// nginx when it listens on 127.0.0.1:18080 (make bench starts it): the
-// traced/untraced ratio is the cost of tracing.
+// loadgate's targeter and round tripper, against nginx when it listens on
+// 127.0.0.1:18080 (make bench starts it): untraced and traced through
+// loadgate's HTTP/1.1 transport (their ratio is the cost of phase tracing),
+// and traced through net/http's Transport (the ratio to "traced" is what
+// the transport gains).
 func BenchmarkAttackHit(b *testing.B) {
 	const url = "http://127.0.0.1:18080/ok"
 	c := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
@@ -26,16 +28,19 @@ func BenchmarkAttackHit(b *testing.B) {
 	} else {
 		res.Body.Close()
 	}
-	for _, trace := range []bool{false, true} {
-		name := "untraced"
-		if trace {
-			name = "traced"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range []struct {
+		name           string
+		trace, netHTTP bool
+	}{{"untraced", false, false}, {"traced", true, false}, {"traced-net-http", true, true}} {
+		b.Run(v.name, func(b *testing.B) {
+			cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
+			if v.netHTTP {
+				cl.Client.Transport = cl.Transport.(*h1Transport).fallback
+			}
 			p := &Plan{
 				Requests: []Request{{Name: "ok", Method: "GET", URL: url}},
-				Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
-				MaxBody:  1 << 20, RequestID: true, NoTrace: !trace,
+				Client:   cl,
+				MaxBody:  1 << 20, RequestID: true, NoTrace: !v.trace,
 				Phases: func(int, time.Duration, time.Duration, time.Duration, time.Duration, bool) {},
 			}
 			h := &nopHandler{}

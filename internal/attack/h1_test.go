@@ -1,0 +1,548 @@
+package attack
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// recorder is a loopback server that keeps the bytes of every request it
+// reads and answers each with a short 200.
+type recorder struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	reqs []string
+}
+
+func newRecorder(t *testing.T) *recorder {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go r.serve(c)
+		}
+	}()
+	return r
+}
+
+func (r *recorder) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for {
+		var head bytes.Buffer
+		n := int64(0)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			head.WriteString(line)
+			if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+				n, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		if _, err := io.CopyN(&head, br, n); err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.reqs = append(r.reqs, head.String())
+		r.mu.Unlock()
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			return
+		}
+	}
+}
+
+func (r *recorder) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reqs[len(r.reqs)-1]
+}
+
+// The transport writes every request byte for byte as net/http's does.
+func TestH1WritesWhatNetHTTPWrites(t *testing.T) {
+	t.Parallel()
+	srv := newRecorder(t)
+	base := "http://" + srv.ln.Addr().String()
+	type tc struct {
+		name      string
+		make      func() *http.Request
+		keepAlive bool
+	}
+	req := func(method, path, body string, hdr ...string) func() *http.Request {
+		return func() *http.Request {
+			var b io.Reader
+			if body != "" {
+				b = strings.NewReader(body)
+			}
+			r, err := http.NewRequest(method, base+path, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(hdr); i += 2 {
+				r.Header.Add(hdr[i], hdr[i+1])
+			}
+			if h := r.Header.Get("Host"); h != "" {
+				r.Host = h
+			}
+			return r
+		}
+	}
+	cases := []tc{
+		{"get", req("GET", "/a?b=1&c=%20#frag", ""), true},
+		{"headers", req("GET", "/", "", "X-B", "2", "X-A", "1", "X-A", "one more", "Accept", "application/json"), true},
+		{"user agent", req("GET", "/", "", "User-Agent", "loadgate-test/1"), true},
+		{"no user agent", req("GET", "/", "", "User-Agent", ""), true},
+		{"host", req("GET", "/", "", "Host", "api.example.test"), true},
+		{"post", req("POST", "/contacts", `{"name":"Ada"}`, "Content-Type", "application/json"), true},
+		{"put empty", req("PUT", "/x", ""), true},
+		{"delete", req("DELETE", "/contacts/1", ""), true},
+		{"head", req("HEAD", "/", ""), true},
+		{"own encoding", req("GET", "/", "", "Accept-Encoding", "br"), true},
+		{"range", req("GET", "/", "", "Range", "bytes=0-1"), true},
+		{"close header", req("GET", "/", "", "Connection", "close"), true},
+		{"no keep-alive", req("POST", "/", "x"), false},
+		{"close", func() *http.Request { r := req("GET", "/", "")(); r.Close = true; return r }, true},
+	}
+	for _, c := range cases {
+		var got [2]string
+		for i, h1 := range []bool{false, true} {
+			cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: c.keepAlive})
+			rt := cl.Transport
+			if !h1 {
+				rt = rt.(*h1Transport).fallback
+			}
+			resp, err := rt.RoundTrip(c.make())
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			got[i] = srv.last()
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s: net/http wrote\n%q\nthis transport wrote\n%q", c.name, got[0], got[1])
+		}
+	}
+}
+
+// Responses read as net/http reads them: chunked, gzip (asked for and
+// decoded), informational answers first, trailers, HEAD and 204.
+func TestH1ReadsWhatNetHTTPReads(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/chunked":
+			w.Header().Set("Trailer", "X-Sum")
+			for i := range 3 {
+				io.WriteString(w, strings.Repeat(strconv.Itoa(i), 1000))
+				w.(http.Flusher).Flush()
+			}
+			w.Header().Set("X-Sum", "3000")
+		case "/gzip":
+			if r.Header.Get("Accept-Encoding") != "gzip" {
+				http.Error(w, "no gzip asked", 400)
+				return
+			}
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, strings.Repeat("compressed ", 100))
+			zw.Close()
+		case "/hints":
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, "made")
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("X-Multi", "a")
+			w.Header().Add("X-Multi", "b")
+			io.WriteString(w, "plain")
+		}
+	}))
+	defer srv.Close()
+	type answer struct {
+		code    int
+		body    string
+		length  int64
+		unzip   bool
+		multi   string
+		trailer string
+	}
+	read := func(rt http.RoundTripper, method, path string) answer {
+		r, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := rt.RoundTrip(r)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return answer{resp.StatusCode, string(b), resp.ContentLength, resp.Uncompressed,
+			strings.Join(resp.Header.Values("X-Multi"), ","), resp.Trailer.Get("X-Sum")}
+	}
+	cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
+	h1 := cl.Transport.(*h1Transport)
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/"}, {"GET", "/chunked"}, {"GET", "/gzip"}, {"GET", "/hints"}, {"GET", "/empty"}, {"HEAD", "/"},
+	} {
+		want, got := read(h1.fallback, c.method, c.path), read(h1, c.method, c.path)
+		if got != want {
+			t.Errorf("%s %s: net/http read %+v, this transport %+v", c.method, c.path, want, got)
+		}
+		if want.code == 0 || want.code == 400 {
+			t.Errorf("%s %s: the server did not answer as planned: %+v", c.method, c.path, want)
+		}
+	}
+}
+
+// countConns serves handler and counts the connections it accepts.
+func countConns(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	var n atomic.Int64
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func get(t *testing.T, rt http.RoundTripper, r *http.Request) (string, error) {
+	t.Helper()
+	resp, err := rt.RoundTrip(r)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// A connection serves request after request; a body closed before its end
+// costs the connection, as in net/http.
+func TestH1ReusesConnections(t *testing.T) {
+	t.Parallel()
+	srv, conns := countConns(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 64<<10))
+	})
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
+	for range 20 {
+		r, _ := http.NewRequest("GET", srv.URL, nil)
+		if b, err := get(t, rt, r); err != nil || len(b) != 64<<10 {
+			t.Fatalf("got %d bytes, %v", len(b), err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("20 requests in a row took %d connections, want 1", n)
+	}
+	r, _ := http.NewRequest("GET", srv.URL, nil)
+	resp, err := rt.RoundTrip(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Read(make([]byte, 10))
+	resp.Body.Close()
+	r, _ = http.NewRequest("GET", srv.URL, nil)
+	if _, err := get(t, rt, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("after a body closed early: %d connections, want 2", n)
+	}
+}
+
+// oneShot answers one request per connection and then closes it without
+// saying so (no Connection: close), as a server does whose keep-alive
+// timeout ran out just as the next request left.
+func oneShot(t *testing.T) (addr string, conns *atomic.Int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = &atomic.Int64{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				r, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, r.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// A reused connection the server had closed: a request that is safe to
+// repeat goes again on a new connection, and the trace shows the second
+// connection (loadgate counts the lost try); one that is not safe fails.
+// Right after such a find, idle connections are checked before use.
+func TestH1ResendsOnlyWhatIsSafe(t *testing.T) {
+	t.Parallel()
+	addr, conns := oneShot(t)
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport.(*h1Transport)
+	send := func(forget bool, method string, hdr ...string) (gotConn int, err error) {
+		time.Sleep(20 * time.Millisecond) // the server has closed the last connection by now
+		if forget {
+			rt.mu.Lock()
+			for _, h := range rt.hosts {
+				h.closedAt.Store(0)
+			}
+			rt.mu.Unlock()
+		}
+		r, _ := http.NewRequest(method, "http://"+addr+"/", strings.NewReader("body"))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		r = r.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { gotConn++ },
+		}))
+		_, err = get(t, rt, r)
+		return gotConn, err
+	}
+	if n, err := send(true, "GET"); err != nil || n != 1 {
+		t.Fatalf("first request: %d connections, %v", n, err)
+	}
+	if n, err := send(true, "GET"); err != nil || n != 2 {
+		t.Fatalf("GET on a closed connection: %d connections, %v; want 2 and no error", n, err)
+	}
+	if n, err := send(false, "POST"); err != nil || n != 1 {
+		t.Fatalf("POST right after a closed connection was found: %d connections, %v; want 1 (checked) and no error", n, err)
+	}
+	if n, err := send(true, "POST", "Idempotency-Key", "k1"); err != nil || n != 2 {
+		t.Fatalf("POST with an Idempotency-Key: %d connections, %v; want 2 and no error", n, err)
+	}
+	n, err := send(true, "POST")
+	if err == nil || n != 1 {
+		t.Fatalf("POST on a closed connection: %d connections, %v; want 1 and an error", n, err)
+	}
+	if !strings.Contains(err.Error(), "server closed") && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("POST on a closed connection: %v", err)
+	}
+	// The first GET, its resend, the checked POST and the resent POST
+	// each had a new connection; the last POST used the resent one's.
+	if c := conns.Load(); c != 4 {
+		t.Fatalf("the server saw %d connections, want 4", c)
+	}
+}
+
+// A connection idle for over h1CheckIdle is checked before use: one the
+// server closed meanwhile is dropped, and even a request that is not safe
+// to repeat goes through; one still open is used.
+func TestH1ChecksIdleConnections(t *testing.T) {
+	t.Parallel()
+	addr, closing := oneShot(t)
+	srv, open := countConns(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
+	for i := range 2 {
+		for _, u := range []string{"http://" + addr + "/", srv.URL} {
+			r, _ := http.NewRequest("POST", u, strings.NewReader("body"))
+			if _, err := get(t, rt, r); err != nil {
+				t.Fatalf("POST %d to %s: %v", i+1, u, err)
+			}
+		}
+		if i == 0 {
+			time.Sleep(h1CheckIdle + 100*time.Millisecond)
+		}
+	}
+	if c := closing.Load(); c != 2 {
+		t.Fatalf("the server that closes saw %d connections, want 2", c)
+	}
+	if c := open.Load(); c != 1 {
+		t.Fatalf("the server that keeps connections saw %d, want 1", c)
+	}
+}
+
+// slowServer answers /slow when the test ends, anything else at once.
+func slowServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	release := make(chan struct{})
+	srv, conns := countConns(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "ok")
+	})
+	t.Cleanup(func() { close(release) }) // before the server closes
+	return srv, conns
+}
+
+// A request whose context ends fails with the context's error at once; its
+// connection is not used again.
+func TestH1ContextEndsRequest(t *testing.T) {
+	t.Parallel()
+	srv, conns := slowServer(t)
+	rt := NewHTTPClient(Client{Timeout: 10 * time.Second, KeepAlive: true}).Transport
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/slow", nil)
+	start := time.Now()
+	_, err := get(t, rt, r)
+	if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "context deadline exceeded") || took > 2*time.Second {
+		t.Fatalf("after %v: %v; want the context's deadline after 100ms", took, err)
+	}
+	r, _ = http.NewRequest("GET", srv.URL+"/fast", nil)
+	if b, err := get(t, rt, r); err != nil || b != "ok" {
+		t.Fatalf("next request: %q, %v", b, err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2: the timed-out one is not reused", n)
+	}
+	// A context that ends after the body was read leaves the connection
+	// reusable.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	r, _ = http.NewRequestWithContext(ctx2, "GET", srv.URL+"/fast", nil)
+	if b, err := get(t, rt, r); err != nil || b != "ok" {
+		t.Fatalf("request with a context: %q, %v", b, err)
+	}
+	cancel2()
+	r, _ = http.NewRequest("GET", srv.URL+"/fast", nil)
+	if _, err := get(t, rt, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
+
+// What the transport does not do itself goes through net/http: a body over
+// h1MaxBody, and a proxy.
+func TestH1HandsOverWhatItDoesNotDo(t *testing.T) {
+	t.Parallel()
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+	}))
+	defer srv.Close()
+	cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
+	h1 := cl.Transport.(*h1Transport)
+	big := bytes.Repeat([]byte("b"), h1MaxBody+1)
+	r, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(big))
+	if h1.host(r) != nil {
+		t.Fatal("a body over h1MaxBody is not handed to net/http")
+	}
+	if _, err := get(t, h1, r); err != nil || got.Load() != int64(len(big)) {
+		t.Fatalf("big body: %d bytes arrived, %v", got.Load(), err)
+	}
+	r, _ = http.NewRequest("POST", srv.URL, bytes.NewReader(big[:h1MaxBody]))
+	if h1.host(r) == nil {
+		t.Fatal("a body of h1MaxBody is handed to net/http")
+	}
+	if _, err := get(t, h1, r); err != nil || got.Load() != h1MaxBody {
+		t.Fatalf("body of h1MaxBody: %d bytes arrived, %v", got.Load(), err)
+	}
+	h1.fallback.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse("http://127.0.0.1:1") }
+	r, _ = http.NewRequest("GET", "http://localhost.invalid:1/", nil)
+	if h1.host(r) != nil {
+		t.Fatal("a request through a proxy is not handed to net/http")
+	}
+}
+
+// TLS connections are made and reused; the response tells its TLS state.
+func TestH1TLS(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true, InsecureTLS: true}).Transport
+	for range 5 {
+		r, _ := http.NewRequest("GET", srv.URL, nil)
+		resp, err := rt.RoundTrip(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.TLS == nil || !resp.TLS.HandshakeComplete || string(b) != "HTTP/1.1" {
+			t.Fatalf("TLS %v, body %q", resp.TLS, b)
+		}
+	}
+	if n.Load() != 1 {
+		t.Fatalf("5 requests took %d TLS connections, want 1", n.Load())
+	}
+	strict := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
+	r, _ := http.NewRequest("GET", srv.URL, nil)
+	if _, err := strict.RoundTrip(r); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an unknown certificate: %v", err)
+	}
+}
+
+// Cutting a run's connections ends a request in flight on a reused
+// connection as aborted, at once, with no try on another connection.
+func TestH1CutInFlight(t *testing.T) {
+	t.Parallel()
+	srv, _ := slowServer(t)
+	cl := NewHTTPClient(Client{Timeout: 10 * time.Second, KeepAlive: true})
+	var wg sync.WaitGroup
+	for range 3 { // three idle connections in the pool
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequest("GET", srv.URL+"/fast", nil)
+			get(t, cl.Transport, r)
+		}()
+	}
+	wg.Wait()
+	gotConn := 0
+	r, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { gotConn++ },
+	}), "GET", srv.URL+"/slow", nil)
+	time.AfterFunc(50*time.Millisecond, cl.conns.closeAll)
+	start := time.Now()
+	_, err := get(t, cl.Transport, r)
+	if !errors.Is(err, errAborted) || gotConn != 1 || time.Since(start) > 2*time.Second {
+		t.Fatalf("after %v: %v with %d connections; want aborted on the first", time.Since(start), err, gotConn)
+	}
+}
