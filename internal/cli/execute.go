@@ -114,6 +114,10 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	faultCtx, stopFaults := context.WithCancel(runCtx)
 	faultErr := make(chan error, 1)
 	if proxy != nil {
+		if err := proxy.Begin(); err != nil {
+			stopFaults()
+			return nil, fmt.Errorf("faults: %w", err)
+		}
 		go func() { faultErr <- proxy.Run(faultCtx, time.Now()) }()
 	} else {
 		faultErr <- nil

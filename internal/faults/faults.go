@@ -173,8 +173,21 @@ func Start(upstream string, faults []Fault) (*Proxy, error) {
 // here instead.
 func (p *Proxy) Addr() string { return p.proxy.Listen }
 
+// Begin puts in force the faults that start with the run (from 0), before
+// its first request: Run, in a goroutine of its own, could come after it.
+func (p *Proxy) Begin() error {
+	for i, f := range p.faults {
+		if f.From <= 0 {
+			if err := p.add(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Run puts the faults in force on their schedule, from start, until ctx
-// is done.
+// is done. Faults Begin put in force are not added again.
 func (p *Proxy) Run(ctx context.Context, start time.Time) error {
 	type event struct {
 		at  time.Duration
@@ -204,6 +217,12 @@ func (p *Proxy) Run(ctx context.Context, start time.Time) error {
 		}
 		var err error
 		if e.add {
+			p.mu.Lock()
+			on := p.active[e.i]
+			p.mu.Unlock()
+			if on {
+				continue
+			}
 			err = p.add(e.i)
 		} else {
 			err = p.remove(ctx, e.i)
