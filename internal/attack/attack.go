@@ -293,6 +293,8 @@ func (r *Runner) AuthStats() *AuthStats {
 // handed over, so nothing sent goes unrecorded. It returns ctx's error
 // when interrupted and *ErrExhausted when a data feeder ran out.
 func (r *Runner) Run(ctx context.Context, h Handler) error {
+	// The run's connections end with it.
+	defer r.p.Client.CloseIdleConnections()
 	if r.tokens != nil {
 		tctx, cancel := context.WithCancel(ctx)
 		defer cancel()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -15,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -44,7 +44,10 @@ import (
 // dialer through the context), and a request on a
 // reused connection that the server had closed is sent once more on another
 // when it is safe to repeat, with a second GotConn, as net/http does. One
-// difference: it does not send a request again after a timeout.
+// difference: it does not send a request again after a timeout. An idle
+// connection is looked at (a read that does not wait) before each reuse,
+// and idle ones are swept every second, since no goroutine reads them
+// while idle as net/http's do.
 type h1Transport struct {
 	fallback  *http.Transport
 	dial      dialFunc
@@ -55,6 +58,7 @@ type h1Transport struct {
 	mu     sync.Mutex
 	hosts  map[h1Key]*h1Host
 	closed bool
+	swept  time.Time
 }
 
 type h1Key struct{ scheme, host string }
@@ -62,11 +66,6 @@ type h1Key struct{ scheme, host string }
 type h1Host struct {
 	direct bool // no proxy: this transport serves it
 	idle   []*h1Conn
-	// closedAt is when a reused connection was last found closed by the
-	// server (Unix nanoseconds): it closes others too (a restart, a
-	// keep-alive timeout), so for h1CheckIdle after that every idle
-	// connection is checked before use.
-	closedAt atomic.Int64
 }
 
 const (
@@ -78,10 +77,12 @@ const (
 	// h1IdleTimeout closes connections idle for longer, as net/http's
 	// IdleConnTimeout does.
 	h1IdleTimeout = 90 * time.Second
-	// h1CheckIdle is how long a connection may sit idle before it is
-	// checked (a read that returns at once) before use: a server may
-	// have closed it meanwhile. Busy connections are never checked.
-	h1CheckIdle = time.Second
+	// h1Sweep is how often idle connections are looked over: those the
+	// server closed, or idle for h1IdleTimeout, are closed.
+	h1Sweep = time.Second
+	// h1MaxHeader bounds a response's head, as net/http's default
+	// MaxResponseHeaderBytes does.
+	h1MaxHeader = 10 << 20
 	max1xx      = 5
 )
 
@@ -98,35 +99,57 @@ func newH1Transport(fallback *http.Transport, dial dialFunc, abort context.Conte
 
 // h1Conn is one connection.
 type h1Conn struct {
-	host    *h1Host
-	conn    net.Conn     // what requests are written to: TCP, or TLS over it
-	tracked *trackedConn // the TCP connection, when the dialer tracks it
-	tls     *tls.ConnectionState
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	idleAt  time.Time
-	reused  bool // it served a request before
+	host   *h1Host
+	conn   net.Conn  // what requests are written to: TCP, or TLS over it
+	peek   *idlePeek // looks at the TCP connection while idle
+	tls    *tls.ConnectionState
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+	reused bool  // it served a request before
+	limit  int64 // bytes the reader may still read: bounds a response's head
 }
 
 func (c *h1Conn) close() { _ = c.conn.Close() }
 
+// h1Reader reads from a connection within its limit.
+type h1Reader struct{ c *h1Conn }
+
+var errHeaderTooLong = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", h1MaxHeader)
+
+func (r h1Reader) Read(p []byte) (int, error) {
+	if r.c.limit <= 0 {
+		return 0, errHeaderTooLong
+	}
+	if int64(len(p)) > r.c.limit {
+		p = p[:r.c.limit]
+	}
+	n, err := r.c.conn.Read(p)
+	r.c.limit -= int64(n)
+	return n, err
+}
+
 // alive reports whether an idle connection can still take a request: no
 // byte arrived on it and the server did not close it. It looks without
-// waiting (peekIdle).
+// waiting (idlePeek), as every connection is looked at before each reuse:
+// net/http's reader goroutine sees a server's close at once, and so must
+// this transport, or the next request would go out on a dead connection.
 func (c *h1Conn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes no request asked for
 	}
-	if c.tracked == nil {
-		return true
-	}
-	return peekIdle(c.tracked.Conn)
+	return c.peek.alive()
 }
 
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h := t.host(req)
 	if h == nil {
 		return t.fallback.RoundTrip(req)
+	}
+	head, err := t.head(req)
+	if err != nil {
+		closeBody(req)
+		return nil, err
 	}
 	ctx := req.Context()
 	trace := httptrace.ContextClientTrace(ctx)
@@ -136,7 +159,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		resp, early, err := t.exchange(ctx, pc, req, trace)
+		resp, early, err := t.exchange(ctx, pc, req, &head, trace)
 		if err == nil {
 			return resp, nil
 		}
@@ -151,9 +174,6 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The server closed a connection it had kept for us, before the
 		// request reached it or before it answered: send the request again
 		// on another, when that is safe.
-		if pc.reused && early {
-			h.closedAt.Store(time.Now().UnixNano())
-		}
 		if !pc.reused || !early || !replayable(req) {
 			closeBody(req)
 			return nil, err
@@ -226,10 +246,8 @@ func (t *h1Transport) conn(ctx context.Context, req *http.Request, h *h1Host, tr
 		h.idle[n-1] = nil
 		h.idle = h.idle[:n-1]
 		t.mu.Unlock()
-		now := time.Now()
-		idle := now.Sub(pc.idleAt)
-		check := idle > h1CheckIdle || now.UnixNano()-h.closedAt.Load() < int64(h1CheckIdle)
-		if idle > h1IdleTimeout || check && !pc.alive() {
+		idle := time.Since(pc.idleAt)
+		if idle > h1IdleTimeout || !pc.alive() {
 			pc.close()
 			continue
 		}
@@ -263,7 +281,11 @@ func (t *h1Transport) dialConn(ctx context.Context, req *http.Request, h *h1Host
 		return nil, err
 	}
 	pc := &h1Conn{host: h, conn: c}
-	pc.tracked, _ = c.(*trackedConn)
+	tcp := c
+	if tc, ok := c.(*trackedConn); ok {
+		tcp = tc.Conn
+	}
+	pc.peek = newIdlePeek(tcp)
 	if u.Scheme == "https" {
 		cfg := &tls.Config{}
 		if t.tlsConfig != nil {
@@ -287,7 +309,7 @@ func (t *h1Transport) dialConn(ctx context.Context, req *http.Request, h *h1Host
 		}
 		pc.conn, pc.tls = tc, &st
 	}
-	pc.br = bufio.NewReaderSize(pc.conn, 4<<10)
+	pc.br = bufio.NewReaderSize(h1Reader{pc}, 4<<10)
 	pc.bw = bufio.NewWriterSize(pc.conn, 4<<10)
 	return pc, nil
 }
@@ -298,7 +320,8 @@ func (t *h1Transport) put(pc *h1Conn) {
 		pc.close() // bytes no request asked for
 		return
 	}
-	pc.idleAt, pc.reused = time.Now(), true
+	now := time.Now()
+	pc.idleAt, pc.reused = now, true
 	t.mu.Lock()
 	if t.closed || len(pc.host.idle) >= h1MaxIdle {
 		t.mu.Unlock()
@@ -306,7 +329,34 @@ func (t *h1Transport) put(pc *h1Conn) {
 		return
 	}
 	pc.host.idle = append(pc.host.idle, pc)
+	var dead []*h1Conn
+	if now.Sub(t.swept) >= h1Sweep {
+		t.swept = now
+		dead = t.sweep(now)
+	}
 	t.mu.Unlock()
+	for _, pc := range dead {
+		pc.close()
+	}
+}
+
+// sweep takes out of the idle lists the connections idle for
+// h1IdleTimeout or that the server closed, and returns them. t.mu is held.
+func (t *h1Transport) sweep(now time.Time) []*h1Conn {
+	var dead []*h1Conn
+	for _, h := range t.hosts {
+		kept := h.idle[:0]
+		for _, pc := range h.idle {
+			if now.Sub(pc.idleAt) > h1IdleTimeout || !pc.alive() {
+				dead = append(dead, pc)
+				continue
+			}
+			kept = append(kept, pc)
+		}
+		clear(h.idle[len(kept):])
+		h.idle = kept
+	}
+	return dead
 }
 
 // CloseIdleConnections closes the connections no request holds.
@@ -326,7 +376,7 @@ func (t *h1Transport) CloseIdleConnections() {
 
 // exchange writes the request on pc and reads the response's head. early
 // reports an error before any byte of the response arrived.
-func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Request, trace *httptrace.ClientTrace) (resp *http.Response, early bool, err error) {
+func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Request, head *h1Head, trace *httptrace.ClientTrace) (resp *http.Response, early bool, err error) {
 	// A context that can end closes the connection when it does: the
 	// request fails at once and the connection is not used again.
 	var stop func() bool
@@ -340,7 +390,7 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 		pc.close()
 		return nil, early, err
 	}
-	gz, err := t.writeRequest(pc.bw, req)
+	err = t.writeRequest(pc.bw, req, head)
 	if trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
@@ -349,9 +399,10 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 		early = !errors.As(err, &ve) // a request it could not write is not sent again
 		return fail(err)
 	}
+	pc.limit = h1MaxHeader
 	if _, err := pc.br.Peek(1); err != nil {
 		early = !isTimeout(err)
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) && pc.reused {
 			err = errServerClosed
 		}
 		return fail(err)
@@ -377,6 +428,7 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 			}
 		}
 	}
+	pc.limit = math.MaxInt64 // bodies are bounded by their readers
 	resp.TLS = pc.tls
 	keep := t.keepAlive && !req.Close && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols &&
 		!httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
@@ -386,7 +438,7 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 		return resp, false, nil
 	}
 	resp.Body = b
-	if gz && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+	if head.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		resp.Header.Del("Content-Encoding")
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
@@ -408,42 +460,64 @@ func (e *h1RequestError) Error() string { return e.msg }
 // h1Exclude are the header fields writeRequest writes itself.
 var h1Exclude = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
 
-// writeRequest writes req as net/http would and reports whether it asked
-// for a gzip response (and so must decode one).
-func (t *h1Transport) writeRequest(w *bufio.Writer, req *http.Request) (gz bool, err error) {
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
+// h1Head is what a request's head needs that is worked out, and
+// checked, before a connection is taken for it.
+type h1Head struct {
+	method, host, uri string
+	gzip              bool // it asks for gzip and decodes it
+}
+
+// head checks a request as net/http does before it takes a connection.
+func (t *h1Transport) head(req *http.Request) (h h1Head, err error) {
+	h = h1Head{method: req.Method, host: req.Host}
+	if h.method == "" {
+		h.method = http.MethodGet
 	}
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
+	if !validMethod(h.method) {
+		return h, fmt.Errorf("net/http: invalid method %q", h.method)
 	}
-	if host, err = httpguts.PunycodeHostPort(host); err != nil {
-		return false, &h1RequestError{err.Error()}
-	}
-	if !httpguts.ValidHostHeader(host) {
-		return false, &h1RequestError{"http: invalid Host header"}
-	}
-	host = removeZone(host)
-	if !validMethod(method) {
-		return false, &h1RequestError{fmt.Sprintf("net/http: invalid method %q", method)}
+	if req.ContentLength > 0 && (req.Body == nil || req.Body == http.NoBody) {
+		return h, fmt.Errorf("http: Request.ContentLength=%d with nil Body", req.ContentLength)
 	}
 	for k, vs := range req.Header {
 		if !httpguts.ValidHeaderFieldName(k) {
-			return false, &h1RequestError{fmt.Sprintf("net/http: invalid header field name %q", k)}
+			return h, fmt.Errorf("net/http: invalid header field name %q", k)
 		}
 		for _, v := range vs {
 			if !httpguts.ValidHeaderFieldValue(v) {
-				return false, &h1RequestError{fmt.Sprintf("net/http: invalid header field value for %q", k)}
+				return h, fmt.Errorf("net/http: invalid header field value for %q", k)
 			}
 		}
 	}
+	if h.host == "" {
+		h.host = req.URL.Host
+	}
+	host, err := httpguts.PunycodeHostPort(h.host)
+	if err != nil {
+		return h, err
+	}
+	if !httpguts.ValidHostHeader(host) {
+		host = "" // as net/http without a proxy
+	}
+	h.host = removeZone(host)
+	h.uri = req.URL.RequestURI()
+	if strings.IndexFunc(h.uri, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+		return h, errors.New("net/http: can't write control character in Request.URL")
+	}
+	// As net/http: ask for gzip unless the request chose its encodings or
+	// a range (whose offsets would be of the compressed bytes).
+	h.gzip = h.method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
+	return h, nil
+}
+
+// writeRequest writes req as net/http would.
+func (t *h1Transport) writeRequest(w *bufio.Writer, req *http.Request, h *h1Head) error {
+	method := h.method
 	w.WriteString(method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	w.WriteString(h.uri)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(host)
+	w.WriteString(h.host)
 	w.WriteString("\r\n")
 	ua := "Go-http-client/1.1"
 	if vs, ok := req.Header["User-Agent"]; ok {
@@ -468,12 +542,9 @@ func (t *h1Transport) writeRequest(w *bufio.Writer, req *http.Request) (gz bool,
 		w.WriteString("\r\n")
 	}
 	if err := req.Header.WriteSubset(w, h1Exclude); err != nil {
-		return false, err
+		return err
 	}
-	// As net/http: ask for gzip unless the request chose its encodings or
-	// a range (whose offsets would be of the compressed bytes).
-	if method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" {
-		gz = true
+	if h.gzip {
 		w.WriteString("Accept-Encoding: gzip\r\n")
 	}
 	if !t.keepAlive && !req.Close && !asksClose {
@@ -481,23 +552,28 @@ func (t *h1Transport) writeRequest(w *bufio.Writer, req *http.Request) (gz bool,
 	}
 	w.WriteString("\r\n")
 	if req.Body != nil && req.Body != http.NoBody {
-		n, err := io.Copy(w, io.LimitReader(req.Body, cl+1))
+		n, err := io.Copy(w, io.LimitReader(req.Body, cl))
+		if err == nil && n == cl {
+			var more int64
+			more, err = io.Copy(io.Discard, req.Body)
+			n += more
+		}
 		closeBody(req)
 		if err != nil {
-			return gz, err
+			return err
 		}
 		if n != cl {
-			return gz, &h1RequestError{fmt.Sprintf("http: ContentLength=%d with Body length %d", cl, n)}
+			return &h1RequestError{fmt.Sprintf("http: ContentLength=%d with Body length %d", cl, n)}
 		}
 	}
-	return gz, w.Flush()
+	return w.Flush()
 }
 
 func headerValue(v string) string {
 	if strings.ContainsAny(v, "\r\n") {
 		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 	}
-	return strings.TrimSpace(v)
+	return textproto.TrimString(v)
 }
 
 // removeZone drops an IPv6 zone from a Host header, as net/http does.
@@ -549,6 +625,7 @@ func isTimeout(err error) bool {
 // for the next request; closed before, it closes the connection (the rest
 // is not worth reading), as net/http does.
 type h1Body struct {
+	mu   sync.Mutex // Close may come while a Read runs
 	t    *h1Transport
 	pc   *h1Conn
 	rc   io.ReadCloser // the body as http.ReadResponse gives it
@@ -562,6 +639,8 @@ type h1Body struct {
 var errBodyClosed = errors.New("http: read on closed response body")
 
 func (b *h1Body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.done {
 		return 0, b.err
 	}
@@ -579,6 +658,8 @@ func (b *h1Body) Read(p []byte) (int, error) {
 }
 
 func (b *h1Body) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if !b.done {
 		b.finish(false)
 		b.err = errBodyClosed

@@ -282,10 +282,28 @@ func TestH1ReusesConnections(t *testing.T) {
 	}
 }
 
-// oneShot answers one request per connection and then closes it without
-// saying so (no Connection: close), as a server does whose keep-alive
-// timeout ran out just as the next request left.
-func oneShot(t *testing.T) (addr string, conns *atomic.Int64) {
+// oneShot answers one request per connection and then, without saying so
+// (no Connection: close), closes it at once, or, when drop is set, reads
+// the next request and closes it unanswered, as a server does whose
+// keep-alive timeout ran out just as that request left.
+func oneShot(t *testing.T, drop bool) (addr string, conns *atomic.Int64) {
+	return rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		if drop {
+			http.ReadRequest(br)
+		}
+	})
+}
+
+// rawServer serves each connection with serve, which the connection's
+// close follows, and counts the connections.
+func rawServer(t *testing.T, serve func(net.Conn)) (addr string, conns *atomic.Int64) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -301,36 +319,22 @@ func oneShot(t *testing.T) (addr string, conns *atomic.Int64) {
 			conns.Add(1)
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				r, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, r.Body)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				serve(c)
 			}()
 		}
 	}()
 	return ln.Addr().String(), conns
 }
 
-// A reused connection the server had closed: a request that is safe to
-// repeat goes again on a new connection, and the trace shows the second
-// connection (loadgate counts the lost try); one that is not safe fails.
-// Right after such a find, idle connections are checked before use.
+// A reused connection the server closes on the next request: a request
+// that is safe to repeat goes again on a new connection, and the trace
+// shows the second connection (loadgate counts the lost try); one that is
+// not safe fails.
 func TestH1ResendsOnlyWhatIsSafe(t *testing.T) {
 	t.Parallel()
-	addr, conns := oneShot(t)
-	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport.(*h1Transport)
-	send := func(forget bool, method string, hdr ...string) (gotConn int, err error) {
-		time.Sleep(20 * time.Millisecond) // the server has closed the last connection by now
-		if forget {
-			rt.mu.Lock()
-			for _, h := range rt.hosts {
-				h.closedAt.Store(0)
-			}
-			rt.mu.Unlock()
-		}
+	addr, conns := oneShot(t, true)
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
+	send := func(method string, hdr ...string) (gotConn int, err error) {
 		r, _ := http.NewRequest(method, "http://"+addr+"/", strings.NewReader("body"))
 		for i := 0; i+1 < len(hdr); i += 2 {
 			r.Header.Set(hdr[i], hdr[i+1])
@@ -341,57 +345,153 @@ func TestH1ResendsOnlyWhatIsSafe(t *testing.T) {
 		_, err = get(t, rt, r)
 		return gotConn, err
 	}
-	if n, err := send(true, "GET"); err != nil || n != 1 {
+	if n, err := send("GET"); err != nil || n != 1 {
 		t.Fatalf("first request: %d connections, %v", n, err)
 	}
-	if n, err := send(true, "GET"); err != nil || n != 2 {
-		t.Fatalf("GET on a closed connection: %d connections, %v; want 2 and no error", n, err)
+	if n, err := send("GET"); err != nil || n != 2 {
+		t.Fatalf("GET on a dropped connection: %d connections, %v; want 2 and no error", n, err)
 	}
-	if n, err := send(false, "POST"); err != nil || n != 1 {
-		t.Fatalf("POST right after a closed connection was found: %d connections, %v; want 1 (checked) and no error", n, err)
-	}
-	if n, err := send(true, "POST", "Idempotency-Key", "k1"); err != nil || n != 2 {
+	if n, err := send("POST", "Idempotency-Key", "k1"); err != nil || n != 2 {
 		t.Fatalf("POST with an Idempotency-Key: %d connections, %v; want 2 and no error", n, err)
 	}
-	n, err := send(true, "POST")
+	n, err := send("POST")
 	if err == nil || n != 1 {
-		t.Fatalf("POST on a closed connection: %d connections, %v; want 1 and an error", n, err)
+		t.Fatalf("POST on a dropped connection: %d connections, %v; want 1 and an error", n, err)
 	}
-	if !strings.Contains(err.Error(), "server closed") && !strings.Contains(err.Error(), "reset") {
-		t.Fatalf("POST on a closed connection: %v", err)
+	if !strings.Contains(err.Error(), "server closed idle connection") {
+		t.Fatalf("POST on a dropped connection: %v", err)
 	}
-	// The first GET, its resend, the checked POST and the resent POST
-	// each had a new connection; the last POST used the resent one's.
-	if c := conns.Load(); c != 4 {
-		t.Fatalf("the server saw %d connections, want 4", c)
+	// The first GET's, the resent GET's and the resent POST's.
+	if c := conns.Load(); c != 3 {
+		t.Fatalf("the server saw %d connections, want 3", c)
 	}
 }
 
-// A connection idle for over h1CheckIdle is checked before use: one the
-// server closed meanwhile is dropped, and even a request that is not safe
-// to repeat goes through; one still open is used.
+// Every idle connection is looked at before use: one the server closed
+// meanwhile is dropped, and even a request that is not safe to repeat
+// goes through. One still open is used, even past its deadline.
 func TestH1ChecksIdleConnections(t *testing.T) {
 	t.Parallel()
-	addr, closing := oneShot(t)
+	addr, closing := oneShot(t, false)
 	srv, open := countConns(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
-	for i := range 2 {
+	// A timeout shorter than the pause: the deadline the last request set
+	// has passed when the connection is taken again.
+	rt := NewHTTPClient(Client{Timeout: 100 * time.Millisecond, KeepAlive: true}).Transport
+	for i := range 3 {
 		for _, u := range []string{"http://" + addr + "/", srv.URL} {
 			r, _ := http.NewRequest("POST", u, strings.NewReader("body"))
 			if _, err := get(t, rt, r); err != nil {
 				t.Fatalf("POST %d to %s: %v", i+1, u, err)
 			}
 		}
-		if i == 0 {
-			time.Sleep(h1CheckIdle + 100*time.Millisecond)
-		}
+		time.Sleep(150 * time.Millisecond)
 	}
-	if c := closing.Load(); c != 2 {
-		t.Fatalf("the server that closes saw %d connections, want 2", c)
+	if c := closing.Load(); c != 3 {
+		t.Fatalf("the server that closes saw %d connections, want 3", c)
 	}
 	if c := open.Load(); c != 1 {
 		t.Fatalf("the server that keeps connections saw %d, want 1", c)
 	}
+}
+
+// A response with bytes after its end (a body to a HEAD, sent late) costs
+// its connection, not the next request.
+func TestH1StrayBytes(t *testing.T) {
+	t.Parallel()
+	addr, conns := rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+			if r.Method == "HEAD" {
+				time.Sleep(20 * time.Millisecond)
+			}
+			io.WriteString(c, "hello")
+		}
+	})
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
+	for _, m := range []string{"HEAD", "GET", "GET"} {
+		if m == "GET" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		r, _ := http.NewRequest(m, "http://"+addr+"/", nil)
+		b, err := get(t, rt, r)
+		if err != nil || m == "GET" && b != "hello" {
+			t.Fatalf("%s: %q, %v", m, b, err)
+		}
+	}
+	if c := conns.Load(); c != 2 {
+		t.Fatalf("%d connections, want 2: the HEAD's is dropped, the next kept", c)
+	}
+}
+
+// An invalid request fails before it takes a connection.
+func TestH1InvalidRequestKeepsConnection(t *testing.T) {
+	t.Parallel()
+	srv, conns := countConns(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
+	for i := range 4 {
+		r, _ := http.NewRequest("GET", srv.URL, nil)
+		if i%2 == 1 {
+			r.Header["X-Bad"] = []string{"a\nb"}
+		}
+		_, err := get(t, rt, r)
+		if (err != nil) != (i%2 == 1) {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), `invalid header field value for "X-Bad"`) {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if c := conns.Load(); c != 1 {
+		t.Fatalf("%d connections, want 1", c)
+	}
+}
+
+// Idle connections the server closed are closed here too within a sweep,
+// not kept until they are next taken.
+func TestH1SweepsClosedConnections(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequest("GET", srv.URL+"/slow", nil)
+			get(t, cl.Transport, r)
+		}()
+	}
+	wg.Wait()
+	// One request every 100 ms keeps one connection busy; the others,
+	// idle, are closed by the server, then swept.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		r, _ := http.NewRequest("GET", srv.URL+"/fast", nil)
+		if _, err := get(t, cl.Transport, r); err != nil {
+			t.Fatal(err)
+		}
+		cl.conns.mu.Lock()
+		n := len(cl.conns.m)
+		cl.conns.mu.Unlock()
+		if n <= 2 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("idle connections the server closed are still open after 3 s")
 }
 
 // slowServer answers /slow when the test ends, anything else at once.
@@ -544,5 +644,17 @@ func TestH1CutInFlight(t *testing.T) {
 	_, err := get(t, cl.Transport, r)
 	if !errors.Is(err, errAborted) || gotConn != 1 || time.Since(start) > 2*time.Second {
 		t.Fatalf("after %v: %v with %d connections; want aborted on the first", time.Since(start), err, gotConn)
+	}
+}
+
+// A new connection closed before any answer fails with EOF, as in
+// net/http, and is not sent again.
+func TestH1FreshConnectionClosed(t *testing.T) {
+	t.Parallel()
+	addr, conns := rawServer(t, func(c net.Conn) { http.ReadRequest(bufio.NewReader(c)) })
+	r, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	_, err := get(t, NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport, r)
+	if err == nil || err.Error() != "EOF" || conns.Load() != 1 {
+		t.Fatalf("%v after %d connections; want EOF after 1", err, conns.Load())
 	}
 }
