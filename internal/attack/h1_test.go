@@ -658,3 +658,20 @@ func TestH1FreshConnectionClosed(t *testing.T) {
 		t.Fatalf("%v after %d connections; want EOF after 1", err, conns.Load())
 	}
 }
+
+// A response head over 10 MB is refused, as net/http refuses it, rather
+// than held in memory.
+func TestH1HeadCap(t *testing.T) {
+	t.Parallel()
+	addr, _ := rawServer(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: ")
+		c.Write(bytes.Repeat([]byte("a"), h1MaxHeader+1))
+		io.WriteString(c, "\r\nContent-Length: 0\r\n\r\n")
+	})
+	r, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	_, err := get(t, NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport, r)
+	if err == nil || !strings.Contains(err.Error(), "server response headers exceeded 10485760 bytes") {
+		t.Fatalf("a head over 10 MB: %v", err)
+	}
+}
