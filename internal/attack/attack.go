@@ -31,6 +31,9 @@ type Request struct {
 	// Header holds the static headers; HeaderT those rendered per request.
 	Header  http.Header
 	HeaderT map[string]*template.Template
+	// Hide names the headers of HeaderT whose values are secrets: each
+	// request's values come back in Extra.Hidden.
+	Hide map[string]bool
 	// Body is the static body, used when BodyT is nil.
 	Body  []byte
 	BodyT *template.Template
@@ -191,6 +194,10 @@ type Extra struct {
 	// after a reused connection failed: failed tries the result does not
 	// show.
 	Resent int
+	// Hidden holds the values of the request's secret headers rendered
+	// for it (Request.Hide), to be masked in whatever is written about
+	// it; nil when there are none.
+	Hidden []string
 	// Intended is when the schedule meant the request to leave, for
 	// open-model stages (zero for closed ones). A worker that was not free
 	// in time sends it later: the difference is the schedule lag, and
@@ -424,7 +431,7 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 			x.Intended = began.Add(sched.Due(sched.global(res.Seq)))
 		}
 		if rec := r.tr.hits.take(hid); rec != nil {
-			x.Attempts, x.Sent, x.Resent = rec.attempts, rec.sent, rec.resent
+			x.Attempts, x.Sent, x.Resent, x.Hidden = rec.attempts, rec.sent, rec.resent, rec.hidden
 		}
 		if herr = h.Result(i, req, res, &x); herr != nil {
 			atk.Stop()

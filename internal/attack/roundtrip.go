@@ -81,6 +81,7 @@ type hitRecord struct {
 	sent     []byte
 	attempts []Attempt
 	resent   int
+	hidden   []string // values of secret headers sent
 }
 
 // hitStore holds hit records between the send and the result. It holds

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -169,7 +170,15 @@ func (t *targeter) target(tgt *vegeta.Target) error {
 			h[k] = v
 		}
 		for k, ht := range r.HeaderT {
-			h[k] = []string{string(ht.Render(&c, nil))}
+			v := string(ht.Render(&c, nil))
+			h[k] = []string{v}
+			if r.Hide[k] {
+				rec := t.hits.get(hid)
+				rec.hidden = append(rec.hidden, v)
+				if _, token, ok := strings.Cut(v, " "); ok {
+					rec.hidden = append(rec.hidden, strings.TrimSpace(token)) // of "Bearer <token>"
+				}
+			}
 		}
 		tgt.Header = h
 	}

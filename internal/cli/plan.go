@@ -77,6 +77,14 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 				ar.HeaderT = map[string]*template.Template{}
 			}
 			ar.HeaderT[http.CanonicalHeaderKey(k)] = t
+			if red.SensitiveHeader(k) {
+				// Rendered per request, so not known before: each
+				// request's value is masked in what is written about it.
+				if ar.Hide == nil {
+					ar.Hide = map[string]bool{}
+				}
+				ar.Hide[http.CanonicalHeaderKey(k)] = true
+			}
 		}
 		if _, set := ar.Header["User-Agent"]; !set && ar.HeaderT["User-Agent"] == nil {
 			ar.Header.Set("User-Agent", ua)

@@ -581,3 +581,79 @@ stages: [{duration: 500ms, rate: 20/s}]
 		t.Errorf("binary example: truncated %v, %d characters", e.Truncated, utf8.RuneCountInString(e.Body))
 	}
 }
+
+// TestRedactTemplatedHeader: a header listed under redact whose value is a
+// template is rendered per request, so its values are not known before the
+// run; each request's value is masked wherever the target echoed it (body,
+// headers, check messages, the group-by value), in every file and on the
+// terminal, while the same value in a header not listed is written as it
+// came (the echo reaches the outputs).
+func TestRedactTemplatedHeader(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var keys, plains []string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, plain := r.Header.Get("X-Customer-Key"), r.Header.Get("X-Plain")
+		mu.Lock()
+		keys, plains = append(keys, key), append(plains, plain)
+		mu.Unlock()
+		w.Header().Set("X-Echo", key)
+		w.WriteHeader(500)
+		w.Write([]byte(`{"key":"` + key + `","plain":"` + plain + `"}`))
+	}))
+	defer echo.Close()
+	_, r, term := runScenario(t, `name: templated
+target: {base_url: "`+echo.URL+`"}
+redact: [X-Customer-Key]
+log: {sample: 1}
+group_errors_by: {header: X-Echo}
+requests:
+  - name: pay
+    path: /pay
+    headers: {X-Customer-Key: "ck-{{ uuid }}", X-Plain: "pl-{{ uuid }}"}
+    expect:
+      json: [{path: key, equals: "nothing"}]
+stages: [{duration: 500ms, rate: 20/s}]
+`, nil)
+	if r.Totals.Requests != 10 {
+		t.Fatalf("%d requests, want 10", r.Totals.Requests)
+	}
+	out := filepath.Join(filepath.Dir(r.Scenario.File), "run")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 10 || len(plains) != 10 || keys[0] == keys[1] {
+		t.Fatalf("the server saw keys %v", keys)
+	}
+	var all strings.Builder
+	all.WriteString(term)
+	for _, k := range keys {
+		if strings.Contains(term, k) {
+			t.Errorf("the terminal shows the key %q", k)
+		}
+	}
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		all.Write(b)
+		for _, k := range keys {
+			if bytes.Contains(b, []byte(k)) || bytes.Contains(b, []byte(strings.TrimPrefix(k, "ck-"))) {
+				t.Errorf("%s holds the key %q", p, k)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := 0
+	for _, p := range plains {
+		if strings.Contains(all.String(), p) {
+			shown++
+		}
+	}
+	if shown == 0 || !strings.Contains(all.String(), `key\":\"[REDACTED]`) {
+		t.Fatalf("the outputs show %d of the plain values and no masked key: the echo did not reach them", shown)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/check"
+	"github.com/loadgate/loadgate/internal/redact"
 	"github.com/loadgate/loadgate/internal/reqlog"
 	"github.com/loadgate/loadgate/report"
 )
@@ -142,6 +143,9 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	}
 	ck := r.pr.checkers[req]
 	ck.Check(int(res.Code), res.Headers, res.Body, x.Sent, &r.out)
+	if len(x.Hidden) > 0 {
+		hideSent(x.Hidden, res, x, &r.out)
+	}
 	switch {
 	case res.Code == 0:
 		l.Class = report.ClassOf(last.Err)
@@ -189,6 +193,10 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 			}
 		}
 	}
+	if len(x.Hidden) > 0 {
+		// After the captures, which take the values as they came.
+		hideSentBody(x.Hidden, res)
+	}
 	failed := l.Class != report.ClassOK
 	if failed && len(r.examples[res.Attack]) < r.maxEx {
 		r.keepExample(req, res, x, l)
@@ -210,6 +218,30 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		return &writeError{what: "raw results", err: err}
 	}
 	return nil
+}
+
+// hideSent masks the secret header values a request sent (rendered for
+// it, so unknown to the redactor) wherever the target may have echoed
+// them: the errors of its result and its tries, and what the checks drew
+// from the body (hideSentBody masks the body and headers).
+func hideSent(vals []string, res *vegeta.Result, x *attack.Extra, out *check.Outcome) {
+	res.Error = redact.Sent(res.Error, vals)
+	for i := range x.Attempts {
+		x.Attempts[i].Err = redact.Sent(x.Attempts[i].Err, vals)
+		x.Attempts[i].Group = redact.Sent(x.Attempts[i].Group, vals)
+	}
+	out.Why = redact.Sent(out.Why, vals)
+	out.ErrorCode = redact.Sent(out.ErrorCode, vals)
+	out.Group = redact.Sent(out.Group, vals)
+}
+
+func hideSentBody(vals []string, res *vegeta.Result) {
+	res.Body = redact.SentBytes(res.Body, vals)
+	for _, vs := range res.Headers {
+		for i, v := range vs {
+			vs[i] = redact.Sent(v, vals)
+		}
+	}
 }
 
 // writeError is a run folder file that could not be written (a full

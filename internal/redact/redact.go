@@ -93,6 +93,28 @@ func (r *Redactor) SensitiveField(name string) bool {
 	return i < len(r.fields) && r.fields[i] == name
 }
 
+// Sent masks in s the values vals that one request sent (in headers
+// rendered per request, unknown before it): they are that request's
+// secrets only, so they are not kept as the run's.
+func Sent(s string, vals []string) string {
+	for _, v := range vals {
+		if len(v) >= minSecret && strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, Mask)
+		}
+	}
+	return s
+}
+
+// SentBytes is Sent for bytes; it returns b itself when none is there.
+func SentBytes(b []byte, vals []string) []byte {
+	for _, v := range vals {
+		if len(v) >= minSecret && bytes.Contains(b, []byte(v)) {
+			b = bytes.ReplaceAll(b, []byte(v), []byte(Mask))
+		}
+	}
+	return b
+}
+
 // SensitiveHeader reports whether a header's value must be masked.
 func (r *Redactor) SensitiveHeader(name string) bool { return r.headers[strings.ToLower(name)] }
 
