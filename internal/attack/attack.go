@@ -171,6 +171,9 @@ type Plan struct {
 	// GroupBy is a response header recorded on every try, for the error
 	// breakdown of retried tries.
 	GroupBy string
+	// GroupByJSON is a JSON path whose value in the body is recorded on
+	// every try that is retried (the last try's is the checks' to find).
+	GroupByJSON string
 	// Phases, when set, receives the phase timings of every try (traced
 	// with net/http/httptrace). Tracing also catches Go's silent resends.
 	Phases PhaseFunc
@@ -256,7 +259,7 @@ func New(p *Plan) (*Runner, error) {
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
 		next: p.Client.Transport, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy, hits: hits,
+		timeout: p.Client.timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
 	}
 	if !p.NoTrace {
 		rt.tracer = &tracer{phases: p.Phases}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // RetryRule bounds and spaces the retries of one class of outcome.
@@ -185,6 +187,7 @@ type roundTripper struct {
 	timeout     time.Duration // per try, when retrying
 	abort       context.Context
 	groupBy     string // response header recorded on each try
+	groupJSON   string // or JSON path in the body of each retried try
 }
 
 func (t *roundTripper) retrying() bool {
@@ -289,8 +292,8 @@ func (t *roundTripper) tries(req *http.Request, idx int, hid uint64, tagged bool
 			nt, ferr := t.tokens.forceRefresh(t.abort, tok.gen)
 			if ferr == nil {
 				tok = nt
-				t.record(rec, Attempt{Start: start, Code: resp.StatusCode, Latency: time.Since(start), Group: t.group(resp)})
-				discard(resp)
+				grp := t.group(resp, discard(resp, t.groupJSON != ""))
+				t.record(rec, Attempt{Start: start, Code: resp.StatusCode, Latency: time.Since(start), Group: grp})
 				cancel()
 				continue
 			}
@@ -301,7 +304,8 @@ func (t *roundTripper) tries(req *http.Request, idx int, hid uint64, tagged bool
 		}
 		if rule == nil || *n >= rule.Max {
 			if rec != nil {
-				rec.attempts = append(rec.attempts, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Group: t.group(resp)})
+				// The last try's JSON group is found by the checks.
+				rec.attempts = append(rec.attempts, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Group: t.group(resp, nil)})
 			}
 			if err != nil {
 				cancel()
@@ -312,10 +316,11 @@ func (t *roundTripper) tries(req *http.Request, idx int, hid uint64, tagged bool
 		}
 		wait := rule.wait(*n, resp)
 		*n++
-		grp := t.group(resp)
+		var body []byte
 		if resp != nil {
-			discard(resp)
+			body = discard(resp, t.groupJSON != "")
 		}
+		grp := t.group(resp, body)
 		t.record(rec, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Latency: time.Since(start), Group: grp})
 		cancel()
 		if !sleepCtx(t.abort, wait) {
@@ -330,11 +335,18 @@ func (t *roundTripper) record(rec *hitRecord, a Attempt) {
 	}
 }
 
-func (t *roundTripper) group(r *http.Response) string {
-	if r == nil || t.groupBy == "" {
+// group returns a try's group-by value: a header of its response, or the
+// value at a JSON path of the body read from it.
+func (t *roundTripper) group(r *http.Response, body []byte) string {
+	switch {
+	case r == nil:
 		return ""
+	case t.groupBy != "":
+		return r.Header.Get(t.groupBy)
+	case t.groupJSON != "" && len(body) > 0:
+		return gjson.GetBytes(body, t.groupJSON).String()
 	}
-	return r.Header.Get(t.groupBy)
+	return ""
 }
 
 func code(r *http.Response) int {
@@ -356,10 +368,17 @@ func errText(r *http.Request, err error) string {
 }
 
 // discard reads a little of a response that is being retried, so its
-// connection can be reused, and closes it.
-func discard(r *http.Response) {
-	_, _ = io.CopyN(io.Discard, r.Body, 64<<10) // a short read only costs the connection
-	_ = r.Body.Close()
+// connection can be reused, and closes it. With keep, it returns what it
+// read.
+func discard(r *http.Response, keep bool) []byte {
+	defer r.Body.Close()
+	const most = 64 << 10 // a short read only costs the connection
+	if keep {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, most))
+		return b
+	}
+	_, _ = io.CopyN(io.Discard, r.Body, most)
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

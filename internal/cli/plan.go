@@ -36,11 +36,12 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 			Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
 			MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
 		}),
-		RequestID: true,
-		Secret:    red.AddSecret,
-		GroupBy:   sc.GroupErrorsBy.Header,
-		Shard:     sh.index,
-		Shards:    sh.count,
+		RequestID:   true,
+		Secret:      red.AddSecret,
+		GroupBy:     sc.GroupErrorsBy.Header,
+		GroupByJSON: sc.GroupErrorsBy.JSON,
+		Shard:       sh.index,
+		Shards:      sh.count,
 	}
 	_, _ = rand.Read(p.RunID[:]) // crypto/rand.Read never fails on supported platforms
 	if pools := sc.Pools(); len(pools) > 0 {

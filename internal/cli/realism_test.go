@@ -657,3 +657,37 @@ stages: [{duration: 500ms, rate: 20/s}]
 		t.Fatalf("the outputs show %d of the plain values and no masked key: the echo did not reach them", shown)
 	}
 }
+
+// TestGroupByJSONCountsEveryTry: group_errors_by a JSON field counts the
+// tries that were retried too: every first try fails on node n1, every
+// retry succeeds on n2, and the breakdown shows both.
+func TestGroupByJSONCountsEveryTry(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		mu.Lock()
+		again := seen[id]
+		seen[id] = true
+		mu.Unlock()
+		if !again {
+			w.WriteHeader(503)
+			w.Write([]byte(`{"node":"n1"}`))
+			return
+		}
+		w.Write([]byte(`{"node":"n2"}`))
+	}))
+	defer srv.Close()
+	_, r, out := runScenario(t, `name: groups
+target: {base_url: "`+srv.URL+`"}
+group_errors_by: {json: node}
+retry: {on_5xx: {max: 1, delay: 10ms, backoff: fixed}}
+requests: [{name: get, path: /x}]
+stages: [{duration: 500ms, rate: 20/s}]
+`, nil)
+	g := r.Totals.Groups
+	if len(seen) != 10 || g["n1"].Requests != 10 || g["n1"].Errors != 10 || g["n2"].Requests != 10 || g["n2"].Errors != 0 {
+		t.Fatalf("%d requests; groups %+v\n%s", len(seen), g, out)
+	}
+}
