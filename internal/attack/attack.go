@@ -336,7 +336,7 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 			max = DefaultMaxWorkers
 		}
 		opts = append(opts, vegeta.Workers(uint64(min(max, 10))), vegeta.MaxWorkers(uint64(max)))
-		pc = st.pacer()
+		pc = sleeper{st.pacer()}
 	} else {
 		n := uint64(st.Concurrency)
 		opts = append(opts, vegeta.Workers(n), vegeta.MaxWorkers(n))

@@ -402,3 +402,22 @@ func TestBodyCap(t *testing.T) {
 		}
 	}
 }
+
+// TestSleeperWaitsForDue: the pacer given to vegeta waits for each hit
+// itself and says to send at once, never before the hit is due; a wait
+// shorter than sleepAlone is left to vegeta as it is.
+func TestSleeperWaitsForDue(t *testing.T) {
+	t.Parallel()
+	s := sleeper{pacer{From: 200, To: 200, Length: time.Second}} // a hit every 5 ms
+	began := time.Now()
+	for n := uint64(1); n <= 20; n++ {
+		wait, stop := s.Pace(time.Since(began), n)
+		due := began.Add(s.Due(n))
+		if now := time.Now(); stop || wait != 0 || now.Before(due) {
+			t.Fatalf("hit %d: wait %v, stop %v, returned %v before it was due", n, wait, stop, due.Sub(now))
+		}
+	}
+	if wait, _ := s.Pace(s.Due(3)-sleepAlone/2, 3); wait != sleepAlone/2 {
+		t.Fatalf("a wait of %v came back as %v", sleepAlone/2, wait)
+	}
+}

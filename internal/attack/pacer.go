@@ -94,3 +94,34 @@ func (p pacer) Planned() float64 {
 	}
 	return float64((all - p.Shard + p.Shards - 1) / p.Shards)
 }
+
+// sleeper is the pacer vegeta's attacker is given: it waits for each hit
+// itself, to within a few tens of microseconds, and tells the attacker to
+// send at once. vegeta would time.Sleep, and a Go program whose goroutines
+// are all waiting sleeps in the network poller, whose timeout counts whole
+// milliseconds: at low rates every hit would leave about half a
+// millisecond late, on average, and up to a whole one, and
+// coordinated-omission-corrected latencies, measured from when hits were
+// due, would carry that lateness.
+//
+// Waits under sleepAlone are left to vegeta: at such rates the runtime is
+// busy and its timers fire on time, while a system call for every hit
+// would cost more than it saves.
+type sleeper struct{ pacer }
+
+const sleepAlone = 100 * time.Microsecond
+
+func (s sleeper) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	wait, stop := s.pacer.Pace(elapsed, hits)
+	if stop || wait < sleepAlone {
+		return wait, stop
+	}
+	due := time.Now().Add(wait)
+	if wait > 2*time.Millisecond {
+		time.Sleep(wait - 2*time.Millisecond) // the bulk of a long wait
+	}
+	if rest := time.Until(due); rest > 0 {
+		sleepPrecise(rest)
+	}
+	return 0, false
+}
