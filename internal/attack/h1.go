@@ -41,13 +41,13 @@ import (
 // bytes (Host, User-Agent, Content-Length, Accept-Encoding: gzip and
 // transparent decompression), the same errors, the httptrace hooks of
 // connections, the request and the response (DNS and connect come from the
-// dialer through the context), and a request on a
-// reused connection that the server had closed is sent once more on another
-// when it is safe to repeat, with a second GotConn, as net/http does. One
-// difference: it does not send a request again after a timeout. An idle
-// connection is looked at (a read that does not wait) before each reuse,
-// and idle ones are swept every second, since no goroutine reads them
-// while idle as net/http's do.
+// dialer through the context), and a request on a reused connection that
+// the server had closed is sent once more on another when it is safe to
+// repeat, with a second GotConn, as net/http does. One difference: it does
+// not send a request again after a timeout. Since no goroutine reads an
+// idle connection, as net/http's do, an idle connection is looked at (a
+// read that does not wait) before each reuse, and idle ones are swept
+// every second.
 type h1Transport struct {
 	fallback  *http.Transport
 	dial      dialFunc
@@ -55,10 +55,9 @@ type h1Transport struct {
 	keepAlive bool
 	abort     context.Context // done when the run cuts its connections
 
-	mu     sync.Mutex
-	hosts  map[h1Key]*h1Host
-	closed bool
-	swept  time.Time
+	mu    sync.Mutex
+	hosts map[h1Key]*h1Host
+	swept time.Time
 }
 
 type h1Key struct{ scheme, host string }
@@ -323,7 +322,7 @@ func (t *h1Transport) put(pc *h1Conn) {
 	now := time.Now()
 	pc.idleAt, pc.reused = now, true
 	t.mu.Lock()
-	if t.closed || len(pc.host.idle) >= h1MaxIdle {
+	if len(pc.host.idle) >= h1MaxIdle {
 		t.mu.Unlock()
 		pc.close()
 		return
