@@ -286,7 +286,7 @@ func TestH1ReusesConnections(t *testing.T) {
 // (no Connection: close), closes it at once, or, when drop is set, reads
 // the next request and closes it unanswered, as a server does whose
 // keep-alive timeout ran out just as that request left.
-func oneShot(t *testing.T, drop bool) (addr string, conns *atomic.Int64) {
+func oneShot(t *testing.T, drop bool) (addr string, conns *atomic.Int64, closed <-chan struct{}) {
 	return rawServer(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		r, err := http.ReadRequest(br)
@@ -302,14 +302,15 @@ func oneShot(t *testing.T, drop bool) (addr string, conns *atomic.Int64) {
 }
 
 // rawServer serves each connection with serve, which the connection's
-// close follows, and counts the connections.
-func rawServer(t *testing.T, serve func(net.Conn)) (addr string, conns *atomic.Int64) {
+// close follows, counts the connections, and tells of each close.
+func rawServer(t *testing.T, serve func(net.Conn)) (addr string, conns *atomic.Int64, closed <-chan struct{}) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	conns = &atomic.Int64{}
+	done := make(chan struct{}, 1000)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -318,12 +319,23 @@ func rawServer(t *testing.T, serve func(net.Conn)) (addr string, conns *atomic.I
 			}
 			conns.Add(1)
 			go func() {
-				defer c.Close()
 				serve(c)
+				c.Close()
+				done <- struct{}{}
 			}()
 		}
 	}()
-	return ln.Addr().String(), conns
+	return ln.Addr().String(), conns, done
+}
+
+// await waits for a server's close.
+func await(t *testing.T, closed <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not close the connection")
+	}
 }
 
 // A reused connection the server closes on the next request: a request
@@ -332,7 +344,7 @@ func rawServer(t *testing.T, serve func(net.Conn)) (addr string, conns *atomic.I
 // not safe fails.
 func TestH1ResendsOnlyWhatIsSafe(t *testing.T) {
 	t.Parallel()
-	addr, conns := oneShot(t, true)
+	addr, conns, _ := oneShot(t, true)
 	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
 	send := func(method string, hdr ...string) (gotConn int, err error) {
 		r, _ := http.NewRequest(method, "http://"+addr+"/", strings.NewReader("body"))
@@ -372,11 +384,11 @@ func TestH1ResendsOnlyWhatIsSafe(t *testing.T) {
 // goes through. One still open is used, even past its deadline.
 func TestH1ChecksIdleConnections(t *testing.T) {
 	t.Parallel()
-	addr, closing := oneShot(t, false)
+	addr, closing, closed := oneShot(t, false)
 	srv, open := countConns(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	// A timeout shorter than the pause: the deadline the last request set
 	// has passed when the connection is taken again.
-	rt := NewHTTPClient(Client{Timeout: 100 * time.Millisecond, KeepAlive: true}).Transport
+	rt := NewHTTPClient(Client{Timeout: 200 * time.Millisecond, KeepAlive: true}).Transport
 	for i := range 3 {
 		for _, u := range []string{"http://" + addr + "/", srv.URL} {
 			r, _ := http.NewRequest("POST", u, strings.NewReader("body"))
@@ -384,7 +396,8 @@ func TestH1ChecksIdleConnections(t *testing.T) {
 				t.Fatalf("POST %d to %s: %v", i+1, u, err)
 			}
 		}
-		time.Sleep(150 * time.Millisecond)
+		await(t, closed)
+		time.Sleep(300 * time.Millisecond)
 	}
 	if c := closing.Load(); c != 3 {
 		t.Fatalf("the server that closes saw %d connections, want 3", c)
@@ -398,7 +411,8 @@ func TestH1ChecksIdleConnections(t *testing.T) {
 // its connection, not the next request.
 func TestH1StrayBytes(t *testing.T) {
 	t.Parallel()
-	addr, conns := rawServer(t, func(c net.Conn) {
+	stray := make(chan struct{}, 1)
+	addr, conns, _ := rawServer(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			r, err := http.ReadRequest(br)
@@ -410,12 +424,15 @@ func TestH1StrayBytes(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			io.WriteString(c, "hello")
+			if r.Method == "HEAD" {
+				stray <- struct{}{}
+			}
 		}
 	})
 	rt := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport
-	for _, m := range []string{"HEAD", "GET", "GET"} {
-		if m == "GET" {
-			time.Sleep(50 * time.Millisecond)
+	for i, m := range []string{"HEAD", "GET", "GET"} {
+		if i == 1 {
+			await(t, stray) // in the connection's buffer once written, on loopback
 		}
 		r, _ := http.NewRequest(m, "http://"+addr+"/", nil)
 		b, err := get(t, rt, r)
@@ -651,7 +668,7 @@ func TestH1CutInFlight(t *testing.T) {
 // net/http, and is not sent again.
 func TestH1FreshConnectionClosed(t *testing.T) {
 	t.Parallel()
-	addr, conns := rawServer(t, func(c net.Conn) { http.ReadRequest(bufio.NewReader(c)) })
+	addr, conns, _ := rawServer(t, func(c net.Conn) { http.ReadRequest(bufio.NewReader(c)) })
 	r, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
 	_, err := get(t, NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}).Transport, r)
 	if err == nil || err.Error() != "EOF" || conns.Load() != 1 {
@@ -663,7 +680,7 @@ func TestH1FreshConnectionClosed(t *testing.T) {
 // than held in memory.
 func TestH1HeadCap(t *testing.T) {
 	t.Parallel()
-	addr, _ := rawServer(t, func(c net.Conn) {
+	addr, _, _ := rawServer(t, func(c net.Conn) {
 		http.ReadRequest(bufio.NewReader(c))
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: ")
 		c.Write(bytes.Repeat([]byte("a"), h1MaxHeader+1))
