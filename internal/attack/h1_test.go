@@ -328,13 +328,13 @@ func rawServer(t *testing.T, serve func(net.Conn)) (addr string, conns *atomic.I
 	return ln.Addr().String(), conns, done
 }
 
-// await waits for a server's close.
+// await waits for a signal from a test server.
 func await(t *testing.T, closed <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the server did not close the connection")
+		t.Fatal("no word from the server in 5 s")
 	}
 }
 
