@@ -40,7 +40,9 @@ func TestBeginBeforeFirstRequest(t *testing.T) {
 	if took := time.Since(start); took < 50*time.Millisecond {
 		t.Fatalf("the first request took %v through a 50ms latency fault", took)
 	}
-	time.Sleep(200 * time.Millisecond)
+	for wait := time.Now().Add(5 * time.Second); len(p.Applied()) < 2 && time.Now().Before(wait); {
+		time.Sleep(10 * time.Millisecond) // the second fault is due 100 ms in
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
