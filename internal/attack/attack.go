@@ -175,10 +175,11 @@ type Plan struct {
 	// every try that is retried (the last try's is the checks' to find).
 	GroupByJSON string
 	// Phases, when set, receives the phase timings of every try (traced
-	// with net/http/httptrace). Tracing also catches Go's silent resends.
+	// with net/http/httptrace). Tracing also catches the transport's
+	// silent resends.
 	Phases PhaseFunc
-	// NoTrace turns tracing off: no phase timings, and Go's silent resends
-	// of idempotent requests go unnoticed.
+	// NoTrace turns tracing off: no phase timings, and the transport's
+	// silent resends of idempotent requests go unnoticed.
 	NoTrace bool
 	// Secret registers a value that must never be written out (new OAuth2
 	// tokens); nil when nothing needs it.
@@ -193,7 +194,7 @@ type Extra struct {
 	Attempts []Attempt
 	// Sent is the body sent, kept for requests whose checks compare with it.
 	Sent []byte
-	// Resent is the number of tries Go's transport made again on its own
+	// Resent is the number of tries the transport made again on its own
 	// after a reused connection failed: failed tries the result does not
 	// show.
 	Resent int

@@ -262,7 +262,7 @@ func (e *errCounter) Result(stage, req int, r *vegeta.Result, x *Extra) error {
 }
 
 // TestDroppedConnectionsAreCounted checks that a GET whose keep-alive
-// connection is dropped is not lost in Go's transport, which sends it again
+// connection is dropped is not lost in the transport, which sends it again
 // on a new connection: the trace notices, and the result says so.
 func TestDroppedConnectionsAreCounted(t *testing.T) {
 	t.Parallel()

@@ -28,7 +28,7 @@ func TestTimeoutOnReusedConnection(t *testing.T) {
 	defer close(hang)
 	const timeout = 300 * time.Millisecond
 	c := NewHTTPClient(Client{Timeout: timeout, KeepAlive: true})
-	// POST: Go's transport would send a GET again on a new connection
+	// POST: the transport would send a GET again on a new connection
 	// after a reused one failed, hiding the first timeout.
 	get := func(path string) error {
 		res, err := c.Post(srv.URL+path, "text/plain", strings.NewReader("x"))

@@ -43,7 +43,7 @@ func newTraceState() *traceState {
 		ConnectDone:       func(string, string, error) { st.set(func() { st.connect = time.Since(st.connStart) }) },
 		TLSHandshakeStart: func() { st.set(func() { st.tlsStt = time.Now() }) },
 		TLSHandshakeDone:  func(tls.ConnectionState, error) { st.set(func() { st.tls = time.Since(st.tlsStt) }) },
-		// A second GotConn in one try means Go's transport sent the
+		// A second GotConn in one try means the transport sent the
 		// request again after a reused connection failed: loadgate
 		// counts that failed try rather than hiding it.
 		GotConn:              func(i httptrace.GotConnInfo) { st.set(func() { st.gotConn++; st.reused = i.Reused }) },
@@ -68,7 +68,7 @@ func (st *traceState) set(f func()) {
 }
 
 // tracer measures the phases of every try with net/http/httptrace and
-// notices Go's silent resends.
+// notices the transport's silent resends (its own or net/http's).
 type tracer struct {
 	pool   sync.Pool
 	phases PhaseFunc

@@ -167,7 +167,7 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 	l.Failed = append(l.Failed, r.out.Failed...)
 	last.Group, last.Class = r.out.Group, l.Class
 	if x.Resent > 0 {
-		// Go's transport sent the request again after a reused connection
+		// The transport sent the request again after a reused connection
 		// failed; the failed tries count as what they were.
 		hidden := make([]report.Try, 0, len(r.tries)+x.Resent+1)
 		for range x.Resent {
