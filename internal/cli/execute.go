@@ -14,7 +14,6 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -380,15 +379,6 @@ func faultInfos(p *faults.Proxy) []report.FaultInfo {
 		})
 	}
 	return out
-}
-
-// processCPU returns the CPU time loadgate has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // fileHeadroom is the descriptors a run needs besides its connections:
