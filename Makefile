@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/loadgate
 SCENARIO ?= scenarios/normal.yaml
 
-.PHONY: all build run test vet browser bench bench-memory soak clean
+.PHONY: all build run test vet cross browser bench bench-memory soak clean
 
 all: build
 
@@ -17,6 +17,12 @@ run: build
 vet:
 	$(GO) vet ./...
 
+# cross builds the binary for macOS and Windows: code for one system only
+# must sit behind a build tag.
+cross:
+	GOOS=darwin $(GO) build -o /dev/null .
+	GOOS=windows $(GO) build -o /dev/null .
+
 # browser installs Debian's Chromium when it is missing: the report's
 # browser test needs it, and fails rather than skips under `make test`.
 browser:
@@ -25,7 +31,7 @@ browser:
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
-test: vet browser
+test: vet cross browser
 	LOADGATE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 8m ./...
 	$(GO) test -count=1 -run '^TestAccuracy$$' ./internal/cli
 
