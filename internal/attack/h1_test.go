@@ -482,16 +482,7 @@ func TestH1SweepsClosedConnections(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, _ := http.NewRequest("GET", srv.URL+"/slow", nil)
-			get(t, cl.Transport, r)
-		}()
-	}
-	wg.Wait()
+	fillPool(t, cl.Transport, srv.URL+"/slow", 20)
 	// One request every 100 ms keeps one connection busy; the others,
 	// idle, are closed by the server, then swept.
 	deadline := time.Now().Add(3 * time.Second)
@@ -509,6 +500,20 @@ func TestH1SweepsClosedConnections(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("idle connections the server closed are still open after 3 s")
+}
+
+// fillPool sends n requests to url at once, leaving n idle connections.
+func fillPool(t *testing.T, rt http.RoundTripper, url string, n int) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := http.NewRequest("GET", url, nil)
+			get(t, rt, r)
+		}()
+	}
+	wg.Wait()
 }
 
 // slowServer answers /slow when the test ends, anything else at once.
@@ -637,30 +642,24 @@ func TestH1TLS(t *testing.T) {
 }
 
 // Cutting a run's connections ends a request in flight on a reused
-// connection as aborted, at once, with no try on another connection.
+// connection as aborted, at once, with no try on another connection; a
+// POST, which is not sent again, too (not as a closed connection).
 func TestH1CutInFlight(t *testing.T) {
 	t.Parallel()
 	srv, _ := slowServer(t)
-	cl := NewHTTPClient(Client{Timeout: 10 * time.Second, KeepAlive: true})
-	var wg sync.WaitGroup
-	for range 3 { // three idle connections in the pool
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, _ := http.NewRequest("GET", srv.URL+"/fast", nil)
-			get(t, cl.Transport, r)
-		}()
-	}
-	wg.Wait()
-	gotConn := 0
-	r, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { gotConn++ },
-	}), "GET", srv.URL+"/slow", nil)
-	time.AfterFunc(50*time.Millisecond, cl.conns.closeAll)
-	start := time.Now()
-	_, err := get(t, cl.Transport, r)
-	if !errors.Is(err, errAborted) || gotConn != 1 || time.Since(start) > 2*time.Second {
-		t.Fatalf("after %v: %v with %d connections; want aborted on the first", time.Since(start), err, gotConn)
+	for _, method := range []string{"GET", "POST"} {
+		cl := NewHTTPClient(Client{Timeout: 10 * time.Second, KeepAlive: true})
+		fillPool(t, cl.Transport, srv.URL+"/fast", 3)
+		gotConn := 0
+		r, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { gotConn++ },
+		}), method, srv.URL+"/slow", strings.NewReader("x"))
+		time.AfterFunc(50*time.Millisecond, cl.conns.closeAll)
+		start := time.Now()
+		_, err := get(t, cl.Transport, r)
+		if !errors.Is(err, errAborted) || gotConn != 1 || time.Since(start) > 2*time.Second {
+			t.Fatalf("%s after %v: %v with %d connections; want aborted on the first", method, time.Since(start), err, gotConn)
+		}
 	}
 }
 
