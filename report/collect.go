@@ -1,8 +1,6 @@
 package report
 
-import (
-	"time"
-)
+import "time"
 
 // StageInfo describes one stage as planned and as run.
 type StageInfo struct {
@@ -105,16 +103,16 @@ func (c *Collector) Total() *Stats {
 	return t
 }
 
-// windows returns the run's total send window and wall time, over the
-// stages that started.
-func (c *Collector) windows() (send, wall time.Duration, planned float64, allOpen bool) {
+// windows returns the run's send window (the stages' planned durations,
+// or as much of them as ran), the requests the open stages planned in it,
+// and whether every stage that ran was open.
+func (c *Collector) windows() (send time.Duration, planned float64, allOpen bool) {
 	allOpen = true
 	for _, st := range c.Stages {
 		if st.Started.IsZero() {
 			continue
 		}
 		send += st.sendWindow()
-		wall += st.Ended.Sub(st.Started)
 		if st.Open {
 			frac := 1.0
 			if st.Planned > 0 {
@@ -125,7 +123,7 @@ func (c *Collector) windows() (send, wall time.Duration, planned float64, allOpe
 			allOpen = false
 		}
 	}
-	return send, wall, planned, allOpen
+	return send, planned, allOpen
 }
 
 // MarkInterrupted marks the last stage that started as stopped before its

@@ -10,6 +10,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -139,8 +140,12 @@ type Totals struct {
 	Requests      uint64  `json:"requests"`
 	Successes     uint64  `json:"successes"`
 	Failures      uint64  `json:"failures"`
-	ThroughputRPS float64 `json:"throughput_rps"` // successful responses per second
-	RateRPS       float64 `json:"rate_rps"`       // requests sent per second
+	// ThroughputRPS is successful logical requests, and RateRPS HTTP tries,
+	// per second of the send window: the stages' durations as planned (as
+	// much as ran of an interrupted stage), not counting the wait for the
+	// last answers.
+	ThroughputRPS float64 `json:"throughput_rps"`
+	RateRPS       float64 `json:"rate_rps"`
 	// TargetRateRPS is the rate the schedule asked for; absent when a
 	// closed-model stage ran.
 	TargetRateRPS *float64          `json:"target_rate_rps,omitempty"`
@@ -302,14 +307,14 @@ func (t *ThresholdResult) UnmarshalJSON(b []byte) error {
 // Build computes the report of a finished (or interrupted) run.
 func Build(in Input) *Report {
 	c := in.Collector
-	send, wall, planned, allOpen := c.windows()
+	send, planned, allOpen := c.windows()
 	total := c.Total()
 	r := &Report{
 		SchemaVersion:    SchemaVersion,
 		Scenario:         in.Scenario,
 		Requests:         map[string]RequestSummary{},
 		Meta:             in.Meta,
-		Totals:           totals(total, send, wall),
+		Totals:           totals(total, send),
 		Latency:          latency(total.Hist, total),
 		E2ELatency:       e2e(total),
 		CorrectedLatency: corrected(total),
@@ -337,7 +342,7 @@ func Build(in Input) *Report {
 	for i, name := range c.Names {
 		s := c.ByRequest[i]
 		rs := RequestSummary{
-			Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send, wall), Latency: latency(s.Hist, s),
+			Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send), Latency: latency(s.Hist, s),
 			E2ELatency: e2e(s), CorrectedLatency: corrected(s), Examples: in.Examples[name],
 		}
 		if i < len(c.Phases) {
@@ -363,13 +368,13 @@ func Build(in Input) *Report {
 		}
 		if !st.Started.IsZero() {
 			ss.ElapsedS = st.Ended.Sub(st.Started).Seconds()
-			ss.Totals = totals(s, st.sendWindow(), st.Ended.Sub(st.Started))
+			ss.Totals = totals(s, st.sendWindow())
 			if st.Open && st.Planned > 0 {
 				v := st.PlannedHits / st.Planned.Seconds()
 				ss.Totals.TargetRateRPS = &v
 			}
 		} else {
-			ss.Totals = totals(s, 0, 0)
+			ss.Totals = totals(s, 0)
 		}
 		ss.Latency = latency(s.Hist, s)
 		r.Stages = append(r.Stages, ss)
@@ -432,22 +437,24 @@ func statusMap(m map[int]uint64) map[string]uint64 {
 	return out
 }
 
-func totals(s *Stats, send, wall time.Duration) Totals {
+// totals computes the figures of s; rates and throughput are per second
+// of send, the window in which requests were sent.
+func totals(s *Stats, send time.Duration) Totals {
 	t := Totals{
 		Requests:        s.Requests,
 		LogicalRequests: s.Logical,
 		Successes:       s.Successes,
 		Failures:        s.Logical - s.Successes,
 		RateRPS:         perSecond(s.Requests, send),
-		ThroughputRPS:   perSecond(s.Successes, wall),
+		ThroughputRPS:   perSecond(s.Successes, send),
 		SuccessRate:     zeroNaN(ratio(s.Successes, s.Logical)),
 		ErrorRate:       zeroNaN(ratio(s.Logical-s.Successes, s.Logical)),
 		Rate4xx:         zeroNaN(ratio(s.Count4xx(), s.Requests)),
 		Rate5xx:         zeroNaN(ratio(s.Count5xx(), s.Requests)),
-		NetworkRate:     zeroNaN(ratio(s.Classes[ClassNetwork], s.Logical)),
-		ProtocolRate:    zeroNaN(ratio(s.Classes[ClassProtocol], s.Logical)),
-		BusinessRate:    zeroNaN(ratio(s.Classes[ClassBusiness], s.Logical)),
-		SystemRate:      zeroNaN(ratio(s.Classes[ClassSystem], s.Logical)),
+		NetworkRate:     zeroNaN(ratio(s.Classes[outcome.ClassNetwork], s.Logical)),
+		ProtocolRate:    zeroNaN(ratio(s.Classes[outcome.ClassProtocol], s.Logical)),
+		BusinessRate:    zeroNaN(ratio(s.Classes[outcome.ClassBusiness], s.Logical)),
+		SystemRate:      zeroNaN(ratio(s.Classes[outcome.ClassSystem], s.Logical)),
 		TimeoutRate:     zeroNaN(ratio(s.Timeouts, s.Logical)),
 		StatusCodes:     map[string]uint64{},
 		Errors:          map[string]uint64{},
@@ -473,12 +480,12 @@ func totals(s *Stats, send, wall time.Duration) Totals {
 	}
 	for k, n := range s.Errors {
 		if n > 0 {
-			t.Errors[ErrorKind(k).String()] = n
+			t.Errors[outcome.Kind(k).String()] = n
 		}
 	}
 	for c, n := range s.Classes {
-		if c != int(ClassOK) {
-			t.ErrorClasses[Class(c).String()] = n
+		if c != int(outcome.ClassOK) {
+			t.ErrorClasses[outcome.Class(c).String()] = n
 		}
 	}
 	if len(s.Groups) > 0 {
@@ -487,8 +494,8 @@ func totals(s *Stats, send, wall time.Duration) Totals {
 			gr := Group{Requests: g.Requests, Errors: g.Errors, ErrorRate: zeroNaN(ratio(g.Errors, g.Requests)),
 				ErrorClasses: map[string]uint64{}, StatusCodes: statusMap(g.Status)}
 			for c, n := range g.Classes {
-				if c != int(ClassOK) && n > 0 {
-					gr.ErrorClasses[Class(c).String()] = n
+				if c != int(outcome.ClassOK) && n > 0 {
+					gr.ErrorClasses[outcome.Class(c).String()] = n
 				}
 			}
 			t.Groups[name] = gr

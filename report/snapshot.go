@@ -8,6 +8,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -155,11 +156,11 @@ func (s *Stats) snapshot() (StatsSnapshot, error) {
 	}
 	for k, n := range s.Errors {
 		if n > 0 {
-			out.Errors[ErrorKind(k).String()] = n
+			out.Errors[outcome.Kind(k).String()] = n
 		}
 	}
 	for c, n := range s.Classes {
-		out.Classes[Class(c).String()] = n
+		out.Classes[outcome.Class(c).String()] = n
 	}
 	var err error
 	if out.Hist, err = encodeHist(s.Hist); err != nil {
@@ -195,17 +196,13 @@ func (ss *StatsSnapshot) stats() (*Stats, error) {
 		}
 	}
 	for name, n := range ss.Errors {
-		for k := range errorKindNames {
-			if errorKindNames[k] == name {
-				s.Errors[k] = n
-			}
+		if k, ok := outcome.KindNamed(name); ok {
+			s.Errors[k] = n
 		}
 	}
 	for name, n := range ss.Classes {
-		for c := range classNames {
-			if classNames[c] == name {
-				s.Classes[c] = n
-			}
+		if c, ok := outcome.ClassNamed(name); ok {
+			s.Classes[c] = n
 		}
 	}
 	var err error

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -22,16 +23,16 @@ func feed(c *Collector, i int) {
 	at := t0.Add(time.Duration(i) * 10 * time.Millisecond)
 	lat := time.Duration(1+(i*7919)%500) * time.Millisecond
 	code := []int{200, 201, 503, 200, 409}[i%5]
-	class := []Class{ClassOK, ClassOK, ClassProtocol, ClassBusiness, ClassProtocol}[i%5]
-	l := &Logical{Class: class, Tries: 1, Code: code, Checked: class == ClassOK || class == ClassBusiness,
+	class := []outcome.Class{outcome.ClassOK, outcome.ClassOK, outcome.ClassProtocol, outcome.ClassBusiness, outcome.ClassProtocol}[i%5]
+	l := &Logical{Class: class, Tries: 1, Code: code, Checked: class == outcome.ClassOK || class == outcome.ClassBusiness,
 		ErrorCode: map[int]string{503: "500301", 409: "400101"}[code]}
 	req := i % 2
-	if class == ClassBusiness && req == 1 {
+	if class == outcome.ClassBusiness && req == 1 {
 		l.Failed = []int{0}
 	}
 	tries := []Try{{Code: code, Timestamp: at, Latency: lat, BytesIn: 100, Group: []string{"db-01", "db-03"}[i%2], Class: class}}
 	if i%10 == 7 { // a retried request
-		tries = append([]Try{{Code: 503, Timestamp: at.Add(-time.Second), Latency: 5 * time.Millisecond, Class: ClassProtocol}}, tries...)
+		tries = append([]Try{{Code: 503, Timestamp: at.Add(-time.Second), Latency: 5 * time.Millisecond, Class: outcome.ClassProtocol}}, tries...)
 		l.Tries, l.RetryCauses, l.E2E = 2, []string{"503"}, lat+time.Second
 	}
 	c.Record(0, req, tries, l)

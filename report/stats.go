@@ -4,10 +4,11 @@ package report
 
 import (
 	"math"
-	"strings"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // Histogram bounds: latencies are recorded in microseconds, from 1 µs to
@@ -34,112 +35,6 @@ func record(h *hdrhistogram.Histogram, d time.Duration) {
 	_ = h.RecordValue(us) // cannot fail: clamped to the range
 }
 
-// ErrorKind names a transport failure: one that got no HTTP response.
-type ErrorKind uint8
-
-// The transport error kinds.
-const (
-	ErrTimeout ErrorKind = iota
-	ErrRefused
-	ErrReset
-	ErrDNS
-	ErrTLS
-	ErrClosed    // the connection closed before a response (EOF)
-	ErrAborted   // cut by loadgate when the run was interrupted
-	ErrSystem    // loadgate's side: the request could not be made, descriptors ran out
-	ErrMalformed // the answer was not HTTP
-	ErrOther
-	numErrorKinds
-)
-
-var errorKindNames = [numErrorKinds]string{"timeout", "refused", "reset", "dns", "tls", "closed", "aborted", "system", "malformed", "other"}
-
-func (k ErrorKind) String() string { return errorKindNames[k] }
-
-// ClassifyError sorts a transport error message into its kind.
-func ClassifyError(msg string) ErrorKind {
-	switch {
-	case strings.HasPrefix(msg, "aborted"):
-		return ErrAborted
-	case strings.Contains(msg, "too many open files") || strings.Contains(msg, "cannot assign requested address") ||
-		!isClientError(msg) && !isBodyError(msg):
-		// Client errors name the method and quote the URL, and errors
-		// reading a body name the connection; any other error never
-		// reached the network: the request could not even be made.
-		return ErrSystem
-	case strings.Contains(msg, "Timeout exceeded") || strings.Contains(msg, "timeout") || strings.Contains(msg, "Client.Timeout") ||
-		strings.Contains(msg, "deadline exceeded"):
-		return ErrTimeout
-	case strings.Contains(msg, "connection refused"):
-		return ErrRefused
-	case strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe"):
-		return ErrReset
-	case strings.Contains(msg, "no such host") || strings.Contains(msg, "server misbehaving") ||
-		strings.Contains(msg, "lookup "):
-		return ErrDNS
-	case strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
-		return ErrTLS
-	case strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "unsupported transfer encoding") ||
-		strings.Contains(msg, "bad Content-Length") || strings.Contains(msg, "invalid header") ||
-		strings.Contains(msg, "malformed chunked encoding"):
-		return ErrMalformed
-	case strings.Contains(msg, "EOF") || strings.Contains(msg, "server closed") ||
-		strings.Contains(msg, "closed network connection"):
-		return ErrClosed
-	}
-	return ErrOther
-}
-
-// isBodyError reports whether msg is an error reading a response body,
-// after the status and headers arrived: the connection failed, timed out
-// or ended early.
-func isBodyError(msg string) bool {
-	return strings.HasPrefix(msg, "read tcp") || strings.HasPrefix(msg, "read unix") || msg == "unexpected EOF" ||
-		strings.Contains(msg, "while reading body") || strings.HasPrefix(msg, "http2: ") ||
-		strings.HasPrefix(msg, "malformed chunked encoding") || strings.HasPrefix(msg, "aborted")
-}
-
-// isClientError reports whether msg is an *url.Error from http.Client.Do:
-// `Get "http://...": ...`.
-func isClientError(msg string) bool {
-	sp := strings.IndexByte(msg, ' ')
-	if sp <= 0 || sp > 10 {
-		return false
-	}
-	for _, c := range msg[:sp] { // "Get", "Post": the method, capitalised
-		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
-			return false
-		}
-	}
-	return strings.HasPrefix(msg[sp:], ` "http`)
-}
-
-// Class is the class of a logical request's outcome, the seed's four plus
-// success.
-type Class uint8
-
-// Outcome classes.
-const (
-	ClassOK       Class = iota
-	ClassNetwork        // no response: DNS, refused, timeout, reset, TLS
-	ClassProtocol       // a status the request did not expect (4xx, 5xx)
-	ClassBusiness       // the expected status, but a check failed
-	ClassSystem         // loadgate's side could not make or finish the request
-	numClasses
-)
-
-var classNames = [numClasses]string{"ok", "network", "protocol", "business", "system"}
-
-func (c Class) String() string { return classNames[c] }
-
-// ClassOf returns the class of a transport error kind.
-func ClassOf(k ErrorKind) Class {
-	if k == ErrSystem || k == ErrAborted {
-		return ClassSystem
-	}
-	return ClassNetwork
-}
-
 // Bounds on the distinct values kept, so that figures stay small.
 const (
 	maxErrorCodes = 1000
@@ -151,7 +46,7 @@ const (
 type GroupStats struct {
 	Requests uint64
 	Errors   uint64
-	Classes  [numClasses]uint64
+	Classes  [outcome.NumClasses]uint64
 	Status   map[int]uint64
 }
 
@@ -173,7 +68,7 @@ type Stats struct {
 	Requests    uint64
 	Status      [600]uint64
 	OtherStatus map[int]uint64 // codes outside 0..599
-	Errors      [numErrorKinds]uint64
+	Errors      [outcome.NumKinds]uint64
 	BytesIn     uint64
 	BytesOut    uint64
 	Hist        *hdrhistogram.Histogram // microseconds
@@ -185,7 +80,7 @@ type Stats struct {
 	// Per logical request.
 	Logical   uint64
 	Successes uint64
-	Classes   [numClasses]uint64
+	Classes   [outcome.NumClasses]uint64
 	Timeouts  uint64 // logical requests that ended in a timeout
 	// Retried counts logical requests sent more than once; Recovered those
 	// of them that succeeded in the end.
@@ -211,8 +106,10 @@ func NewStats() *Stats { return &Stats{Hist: NewHistogram()} }
 
 // Try is one HTTP try, reduced to what the figures need.
 type Try struct {
-	Code      int // 0 for a transport error
-	Err       ErrorKind
+	Code int // the status the target sent; 0 for none
+	// Err is why the try failed, None when it did not: no answer (Code 0),
+	// or an answer that broke after its status (a bad body).
+	Err       outcome.Kind
 	Timestamp time.Time
 	Latency   time.Duration
 	BytesIn   uint64
@@ -221,12 +118,12 @@ type Try struct {
 	// outcome, for the group breakdown: a retried 500 from one backend
 	// node counts there even when the retry succeeded.
 	Group string
-	Class Class
+	Class outcome.Class
 }
 
 // Logical is the outcome of a logical request.
 type Logical struct {
-	Class   Class
+	Class   outcome.Class
 	Timeout bool
 	Tries   int
 	E2E     time.Duration // end to end, retries included
@@ -246,9 +143,11 @@ type Logical struct {
 // AddTry records one HTTP try.
 func (s *Stats) AddTry(o *Try) {
 	s.Requests++
+	if o.Err != outcome.None {
+		s.Errors[o.Err]++
+	}
 	switch {
 	case o.Code == 0:
-		s.Errors[o.Err]++
 	case o.Code > 0 && o.Code < len(s.Status):
 		s.Status[o.Code]++
 	default:
@@ -290,7 +189,7 @@ func (s *Stats) AddTry(o *Try) {
 func (s *Stats) AddLogical(l *Logical) {
 	s.Logical++
 	s.Classes[l.Class]++
-	if l.Class == ClassOK {
+	if l.Class == outcome.ClassOK {
 		s.Successes++
 	}
 	if l.Timeout {
@@ -298,7 +197,7 @@ func (s *Stats) AddLogical(l *Logical) {
 	}
 	if l.Tries > 1 {
 		s.Retried++
-		if l.Class == ClassOK {
+		if l.Class == outcome.ClassOK {
 			s.Recovered++
 		}
 		if s.RetryCauses == nil {
@@ -371,7 +270,7 @@ func (s *Stats) group(name string) *GroupStats {
 func (g *GroupStats) add(o *Try) {
 	g.Requests++
 	g.Classes[o.Class]++
-	if o.Class != ClassOK {
+	if o.Class != outcome.ClassOK {
 		g.Errors++
 	}
 	if g.Status == nil {

@@ -6,37 +6,9 @@ import (
 	"sort"
 	"testing"
 	"time"
-)
 
-func TestClassifyError(t *testing.T) {
-	t.Parallel()
-	tests := map[string]ErrorKind{
-		`Get "http://127.0.0.1:1/x": dial tcp 127.0.0.1:1: connect: connection refused`:                       ErrRefused,
-		`Get "http://a/x": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`:        ErrTimeout,
-		`Get "http://a/x": dial tcp 10.0.0.1:80: i/o timeout`:                                                 ErrTimeout,
-		`Get "http://a/x": read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer`:                 ErrReset,
-		`Get "http://nope.invalid/x": dial tcp: lookup nope.invalid on 127.0.0.53:53: no such host`:           ErrDNS,
-		`Get "https://a/x": tls: failed to verify certificate: x509: certificate signed by unknown authority`: ErrTLS,
-		`Get "http://a/x": EOF`: ErrClosed,
-		`Get "http://a/x": net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`: ErrMalformed,
-		// Errors reading a body after the headers came: the target's side.
-		`read tcp 127.0.0.1:5->127.0.0.1:6: i/o timeout`:                    ErrTimeout,
-		`read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer`: ErrReset,
-		`unexpected EOF`: ErrClosed,
-		`net/http: request canceled (Client.Timeout or context cancellation while reading body)`: ErrTimeout,
-		`aborted: Get "http://a/x": EOF`:                          ErrAborted,
-		`Get "http://a/x": something else`:                        ErrOther,
-		`net/http: invalid header field value for "X-A"`:          ErrSystem,
-		`parse "http://a b": invalid character`:                   ErrOther,
-		`net/http: nil Context`:                                   ErrSystem,
-		`Get "http://a/x": dial tcp: socket: too many open files`: ErrSystem,
-	}
-	for msg, want := range tests {
-		if got := ClassifyError(msg); got != want {
-			t.Errorf("ClassifyError(%q) = %v, want %v", msg, got, want)
-		}
-	}
-}
+	"github.com/loadgate/loadgate/internal/outcome"
+)
 
 func sample(n int, seed uint64) []time.Duration {
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -67,7 +39,7 @@ func TestStatsAgainstExactValues(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	for i, x := range xs {
 		s.AddTry(&Try{Code: 200, Timestamp: start.Add(time.Duration(i) * time.Millisecond), Latency: x})
-		s.AddLogical(&Logical{Class: ClassOK, Tries: 1, Code: 200})
+		s.AddLogical(&Logical{Class: outcome.ClassOK, Tries: 1, Code: 200})
 	}
 	mean, sd := exactMoments(xs)
 	if math.Abs(float64(s.Mean())-mean) > 1 || math.Abs(float64(s.StdDev())-sd) > 1 {
@@ -103,8 +75,8 @@ func TestMergeEqualsWhole(t *testing.T) {
 	whole, a, b := NewStats(), NewStats(), NewStats()
 	at := time.Unix(1_700_000_000, 0)
 	for i, x := range xs {
-		class := []Class{ClassOK, ClassProtocol, ClassProtocol, ClassNetwork}[i%4]
-		o := &Try{Code: []int{200, 404, 500, 0}[i%4], Err: ErrReset, Timestamp: at.Add(time.Duration(i)), Latency: x, BytesIn: 10,
+		class := []outcome.Class{outcome.ClassOK, outcome.ClassProtocol, outcome.ClassProtocol, outcome.ClassNetwork}[i%4]
+		o := &Try{Code: []int{200, 404, 500, 0}[i%4], Err: []outcome.Kind{0, 0, 0, outcome.Reset}[i%4], Timestamp: at.Add(time.Duration(i)), Latency: x, BytesIn: 10,
 			Group: []string{"db-01", "db-03"}[i%2], Class: class}
 		l := &Logical{Class: class, Tries: 1, Code: o.Code, ErrorCode: []string{"", "400100", "500301", ""}[i%4]}
 		whole.AddTry(o)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // DefaultInterval is the length of a time-series interval.
@@ -114,15 +116,15 @@ func (a *acc) addLogical(l *Logical) {
 	r := &a.rec
 	r.Logical++
 	switch l.Class {
-	case ClassOK:
+	case outcome.ClassOK:
 		r.Successes++
-	case ClassNetwork:
+	case outcome.ClassNetwork:
 		r.Network++
-	case ClassProtocol:
+	case outcome.ClassProtocol:
 		r.Protocol++
-	case ClassBusiness:
+	case outcome.ClassBusiness:
 		r.Business++
-	case ClassSystem:
+	case outcome.ClassSystem:
 		r.System++
 	}
 	if l.Timeout {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -17,7 +18,7 @@ type event struct {
 	at    time.Duration // completion, from t0
 	lat   time.Duration
 	code  int
-	class Class
+	class outcome.Class
 }
 
 // record feeds events through a Timeline and reads the series back.
@@ -49,7 +50,7 @@ func TestTimelineBuckets(t *testing.T) {
 		evs = append(evs, event{req: i % 2, at: time.Duration(i) * 90 * time.Millisecond, lat: 10 * time.Millisecond, code: 200})
 	}
 	for i := range 5 {
-		evs = append(evs, event{req: 1, at: 1100*time.Millisecond + time.Duration(i)*time.Millisecond, lat: 20 * time.Millisecond, code: 500, class: ClassProtocol})
+		evs = append(evs, event{req: 1, at: 1100*time.Millisecond + time.Duration(i)*time.Millisecond, lat: 20 * time.Millisecond, code: 500, class: outcome.ClassProtocol})
 	}
 	evs = append(evs, event{req: 0, at: 950 * time.Millisecond, lat: 10 * time.Millisecond, code: 200}) // late, still open
 	for i := range 4 {
@@ -204,7 +205,7 @@ func TestWindowedThresholds(t *testing.T) {
 				bad = i < 3
 			}
 			if bad {
-				e.code, e.class = 503, ClassProtocol
+				e.code, e.class = 503, outcome.ClassProtocol
 			}
 			if sec >= 100 && sec <= 102 || sec >= 200 && sec <= 201 {
 				e.lat = 900 * time.Millisecond

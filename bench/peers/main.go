@@ -496,23 +496,17 @@ func reportSpeed(o *options) (string, error) {
 	if err := errors.Join(w.Flush(), f.Close()); err != nil {
 		return "", err
 	}
-	in, err := os.Open(lgr)
-	if err != nil {
-		return "", err
-	}
-	rd, err := results.NewReader(in)
-	if err != nil {
-		return "", err
-	}
+	src := &results.File{Path: lgr}
+	defer src.Close()
 	out, err := os.Create(gob)
 	if err != nil {
 		return "", err
 	}
 	bw := bufio.NewWriterSize(out, 1<<20)
-	if _, err := results.Export(rd, bw, results.FormatGob); err != nil {
+	if _, err := results.Export(src.Open, bw, results.FormatGob); err != nil {
 		return "", err
 	}
-	if err := errors.Join(bw.Flush(), out.Close(), in.Close()); err != nil {
+	if err := errors.Join(bw.Flush(), out.Close()); err != nil {
 		return "", err
 	}
 	timeIt := func(name string, args ...string) (time.Duration, error) {

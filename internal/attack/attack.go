@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/loadgate/loadgate/internal/feeder"
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/template"
 )
 
@@ -43,7 +45,13 @@ type Request struct {
 	KeepSent bool
 	// Retry is the request's retry policy, or nil.
 	Retry *RetryPolicy
+	// Redirects is how many redirects the request follows: 0 for
+	// DefaultRedirects, NoRedirects for none (the 3xx is the answer).
+	Redirects int
 }
+
+// NoRedirects makes a request take a redirect as its answer.
+const NoRedirects = -1
 
 // Stage is one period of load.
 type Stage struct {
@@ -83,6 +91,9 @@ const DefaultMaxWorkers = 10000
 
 // Client holds the settings of the HTTP client shared by every stage.
 type Client struct {
+	// Timeout bounds each try from its start: the dial, the TLS
+	// handshake, the request, the answer's head and body, and the
+	// redirects it follows.
 	Timeout        time.Duration
 	KeepAlive      bool
 	HTTP2          bool
@@ -92,13 +103,22 @@ type Client struct {
 	// such as a fault-injecting proxy, keeping the URL (and TLS server
 	// name) as they are.
 	Redirect map[string]string
+	// MaxHeaderBytes bounds a response's head; 0 means
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int64
 }
 
 // HTTPClient is a run's HTTP client, whose connections can be cut at once.
+// Its Client, with the timeout, serves requests made apart from the load
+// (OAuth2 tokens); the load goes through the transports themselves.
 type HTTPClient struct {
 	*http.Client
 	conns   *conns
-	timeout time.Duration // per request
+	net     *http.Transport
+	h1      *h1Transport // nil when net/http serves every request
+	timeout time.Duration
+	// maxHeader bounds a response's head.
+	maxHeader int64
 }
 
 // NewHTTPClient builds the transport and client for a run. Each run gets its
@@ -114,34 +134,47 @@ func NewHTTPClient(c Client) *HTTPClient {
 			return dialer.DialContext(ctx, network, addr)
 		}
 	}
+	maxHeader := c.MaxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = DefaultMaxHeaderBytes
+	}
 	cs := newConns()
 	tracked := cs.dial(dial)
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         tracked,
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: c.InsecureTLS}, //nolint:gosec // only when the scenario asks
-		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: 10000,
-		MaxConnsPerHost:     c.MaxConnections,
-		DisableKeepAlives:   !c.KeepAlive,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: c.Timeout,
-		ForceAttemptHTTP2:   c.HTTP2,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            tracked,
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: c.InsecureTLS}, //nolint:gosec // only when the scenario asks
+		MaxIdleConns:           0,
+		MaxIdleConnsPerHost:    10000,
+		MaxConnsPerHost:        c.MaxConnections,
+		DisableKeepAlives:      !c.KeepAlive,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    c.Timeout,
+		ForceAttemptHTTP2:      c.HTTP2,
+		MaxResponseHeaderBytes: maxHeader,
+		// loadgate asks for gzip itself, so that it counts the bytes sent.
+		DisableCompression: true,
 	}
-	client := &http.Client{Transport: tr, Timeout: c.Timeout}
+	hc := &HTTPClient{Client: &http.Client{Transport: tr, Timeout: c.Timeout}, conns: cs, net: tr, timeout: c.Timeout, maxHeader: maxHeader}
 	if !c.HTTP2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 		if c.MaxConnections == 0 {
 			// Over HTTP/1 with no queue for connections, each request owns
-			// its connection from write to response: the connection's
-			// deadline is the request's timeout, without the per-request
-			// timer and context that http.Client.Timeout costs. The
-			// requesting goroutine writes and reads itself (h1Transport).
-			cs.timeout, client.Timeout = c.Timeout, 0
-			client.Transport = newH1Transport(tr, tracked, cs.ctx)
+			// its connection from write to response: the requesting
+			// goroutine writes and reads itself (h1Transport).
+			hc.h1 = newH1Transport(tr, tracked, cs.ctx, c.Timeout, maxHeader)
+			hc.Client.Transport = hc.h1
 		}
 	}
-	return &HTTPClient{Client: client, conns: cs, timeout: c.Timeout}
+	return hc
+}
+
+// CloseIdleConnections closes the connections no request holds.
+func (c *HTTPClient) CloseIdleConnections() {
+	if c.h1 != nil {
+		c.h1.CloseIdleConnections()
+	}
+	c.net.CloseIdleConnections()
 }
 
 // Plan is everything a run sends.
@@ -207,6 +240,45 @@ type Extra struct {
 	// in time sends it later: the difference is the schedule lag, and
 	// latency measured from Intended is free of coordinated omission.
 	Intended time.Time
+	// Kind is why the last try failed, found where it failed (None when
+	// it did not), and Code the status it was answered with first: vegeta
+	// keeps neither when a body fails.
+	Kind outcome.Kind
+	Code int
+	// BytesIn is the body bytes of the last try's answer when Counted:
+	// chunked and gzip bodies, and bodies that failed.
+	BytesIn int64
+	Counted bool
+}
+
+// Outcome returns what the last try of a result came to: the status the
+// target sent (0 for none), why the try failed (None when it did not), and
+// the body bytes the target sent: none for a HEAD, a 204 or a 304 whatever
+// their Content-Length says; what the body reader counted when it counted
+// (chunked and gzip bodies, bodies that failed); else the Content-Length
+// of a body read whole, however little of it max_body kept.
+func (x *Extra) Outcome(res *vegeta.Result) (code int, kind outcome.Kind, bytesIn uint64) {
+	code = int(res.Code)
+	if code == 0 {
+		code, kind = x.Code, x.Kind
+		if kind == outcome.None {
+			kind = outcome.System // the request never reached the transport
+		}
+	}
+	switch {
+	case res.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified:
+		bytesIn = 0
+	case x.Counted:
+		bytesIn = uint64(x.BytesIn)
+	default:
+		bytesIn = res.BytesIn
+		if res.Headers != nil {
+			if cl, err := strconv.ParseUint(res.Headers.Get("Content-Length"), 10, 64); err == nil {
+				bytesIn = cl
+			}
+		}
+	}
+	return code, kind, bytesIn
 }
 
 // Ticker is implemented by handlers that want to hear from the run about
@@ -259,14 +331,22 @@ func New(p *Plan) (*Runner, error) {
 	hits := newHitStore()
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
-		next: p.Client.Transport, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.timeout, abort: p.Client.conns.ctx, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
+		next: p.Client.net, h1: p.Client.h1, run: p.RunID, requestID: p.RequestID,
+		timeout: p.Client.timeout, maxHeader: p.Client.maxHeader, abort: p.Client.conns.ctx, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
 	}
 	if !p.NoTrace {
 		rt.tracer = &tracer{phases: p.Phases}
 	}
 	for _, q := range p.Requests {
 		rt.policies = append(rt.policies, q.Retry)
+		n := q.Redirects
+		switch {
+		case n == 0:
+			n = DefaultRedirects
+		case n < 0:
+			n = 0
+		}
+		rt.redirects = append(rt.redirects, n)
 	}
 	switch p.Auth.Kind {
 	case "oauth2":
@@ -279,13 +359,12 @@ func New(p *Plan) (*Runner, error) {
 	case "bearer", "api_key":
 		rt.static = newStaticAuth(p.Auth)
 	}
+	// The round tripper times each try and follows redirects itself: the
+	// client's timeout would cover a request's retries and the client's
+	// redirects would go uncounted.
 	client := *p.Client.Client
-	client.Transport = rt
-	if rt.retrying() {
-		// Each try gets its own timeout; the client's would cover them all.
-		client.Timeout = 0
-		rt.recordTries = true
-	}
+	client.Transport, client.Timeout = rt, 0
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	r.rt, r.client = rt, &client
 	return r, nil
 }
@@ -344,6 +423,24 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		pc = vegeta.ConstantPacer{} // zero rate: as fast as the workers go
 	}
 	atk := vegeta.NewAttacker(opts...)
+	began := time.Now()
+	var stageEnd *time.Timer
+	if !st.Open && st.Duration > 0 {
+		// No try of a closed-model stage leaves after its end: the
+		// targeter refuses, the attacker stops handing out turns, and the
+		// round tripper makes no retry.
+		end := began.Add(st.Duration).UnixNano()
+		r.rt.stageEnd.Store(end)
+		r.tr.closedEnd.Store(end)
+		stageEnd = time.AfterFunc(st.Duration, func() { atk.Stop() })
+	}
+	defer func() {
+		if stageEnd != nil {
+			stageEnd.Stop()
+		}
+		r.tr.closedEnd.Store(0)
+		r.rt.stageEnd.Store(0)
+	}()
 	maxWorkers := st.Concurrency
 	if st.Open {
 		maxWorkers = max(st.MaxWorkers, 0)
@@ -354,7 +451,6 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 	// Requests in flight: hits the targeter made this stage, less results
 	// received.
 	hitsBefore, received := r.tr.hitN.Load(), uint64(0)
-	began := time.Now()
 	h.StageStart(i, st, began)
 	// No attack name: vegeta would send it as a header on every request,
 	// and the URL tag already names the request.
@@ -418,15 +514,12 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		}
 		req, hid, ok := attribute(res, p.Requests)
 		if !ok {
-			if res.URL == "" && res.Error == feeder.ErrExhausted.Error() {
-				continue // the feeder ran out: not a request
+			if res.URL == "" && (res.Error == feeder.ErrExhausted.Error() || res.Error == errStageOver.Error()) {
+				continue // the feeder ran out, or the stage: not a request
 			}
 			herr = fmt.Errorf("result %d of stage %q carries no request tag (url %q)", res.Seq, st.Name, res.URL)
 			atk.Stop()
 			continue
-		}
-		if res.Code == 0 && aborted.Load() && !strings.HasPrefix(res.Error, "aborted") {
-			res.Error = "aborted: " + res.Error
 		}
 		x = Extra{Hit: hid}
 		if sched != nil {
@@ -436,6 +529,13 @@ func (r *Runner) runStage(ctx context.Context, i int, st Stage, h Handler) error
 		}
 		if rec := r.tr.hits.take(hid); rec != nil {
 			x.Attempts, x.Sent, x.Resent, x.Hidden = rec.attempts, rec.sent, rec.resent, rec.hidden
+			x.Kind, x.Code, x.BytesIn, x.Counted = rec.kind, rec.code, rec.bytesIn, rec.counted
+		}
+		if res.Code == 0 && aborted.Load() {
+			x.Kind = outcome.Aborted
+			if !strings.HasPrefix(res.Error, "aborted") {
+				res.Error = "aborted: " + res.Error
+			}
 		}
 		if herr = h.Result(i, req, res, &x); herr != nil {
 			atk.Stop()

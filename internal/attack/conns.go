@@ -2,10 +2,13 @@ package attack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
-	"time"
+	"sync/atomic"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // conns tracks the connections of a run's transport so that an
@@ -16,12 +19,6 @@ type conns struct {
 	m      map[net.Conn]struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
-	// timeout, when set, bounds each request on a connection: every write
-	// (a request going out) pushes the connection's deadline timeout
-	// ahead, so a response that takes longer fails as a timeout. It does
-	// the work of http.Client.Timeout without a timer and a context per
-	// request.
-	timeout time.Duration
 }
 
 func newConns() *conns {
@@ -29,7 +26,7 @@ func newConns() *conns {
 	return &conns{m: map[net.Conn]struct{}{}, ctx: ctx, cancel: cancel}
 }
 
-var errAborted = errors.New("aborted: the run was interrupted")
+var errAborted = &outcome.Error{Kind: outcome.Aborted, Err: errors.New("aborted: the run was interrupted")}
 
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
@@ -52,7 +49,7 @@ func (c *conns) dial(base dialFunc) dialFunc {
 			conn.Close()
 			return nil, errAborted
 		}
-		tc := &trackedConn{Conn: conn, owner: c, timeout: c.timeout}
+		tc := &trackedConn{Conn: conn, owner: c}
 		c.m[tc] = struct{}{}
 		return tc, nil
 	}
@@ -71,25 +68,36 @@ func (c *conns) closeAll() {
 
 type trackedConn struct {
 	net.Conn
-	owner    *conns
-	once     sync.Once
-	timeout  time.Duration
-	deadline time.Time // the deadline last set; writes come one at a time
+	owner *conns
+	once  sync.Once
+	// read counts the bytes read since the last write: after a request
+	// went out, the bytes of its answer so far. net/http reads and writes
+	// a connection in two goroutines.
+	read atomic.Int64
 }
 
-// Write pushes the connection's deadline to at least timeout ahead. It sets
-// it a hundredth of the timeout further, so that the many writes of a busy
-// connection move it once in that while rather than each time (moving a
-// deadline takes the runtime's timer locks): a request then times out
-// between its timeout and one hundredth past it.
+func (t *trackedConn) Read(b []byte) (int, error) {
+	n, err := t.Conn.Read(b)
+	t.read.Add(int64(n))
+	return n, err
+}
+
 func (t *trackedConn) Write(b []byte) (int, error) {
-	if t.timeout > 0 {
-		if now := time.Now(); now.Add(t.timeout).After(t.deadline) {
-			t.deadline = now.Add(t.timeout + t.timeout/100)
-			_ = t.Conn.SetDeadline(t.deadline) // a closed conn fails the write below
-		}
-	}
+	t.read.Store(0)
 	return t.Conn.Write(b)
+}
+
+// readSinceWrite returns the bytes read on conn, a connection the run's
+// dialer made (TLS over one included), since a request was last written
+// on it; -1 for another connection.
+func readSinceWrite(conn net.Conn) int64 {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if tc, ok := conn.(*trackedConn); ok {
+		return tc.read.Load()
+	}
+	return -1
 }
 
 func (t *trackedConn) Close() error {

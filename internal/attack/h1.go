@@ -2,7 +2,6 @@ package attack
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,57 +12,57 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
-// h1Transport sends HTTP/1.1 requests on connections it holds one request
-// at a time, in the goroutine that makes the request: that goroutine writes
-// the request and reads the response itself. net/http's Transport hands
-// every request to two goroutines of its connection (one writes, one reads)
-// and the response back, which on a machine shared with the target costs
-// about as much CPU as the request's own system calls: the CPU a load
-// generator spends there is load it does not send. No library fits here:
+// h1Transport sends HTTP/1.1 requests in the goroutine that makes them: it
+// writes the request and reads the answer on a connection it holds alone,
+// without net/http's reader and writer goroutines per connection (their
+// hand-offs cost about as much CPU as the request's own system calls).
 // fasthttp, the usual answer, has request and response types of its own,
-// which vegeta's attacker (built on http.Client) cannot use without a copy
-// of every request and response, and no hooks for phase timings.
+// which vegeta's http.Client cannot use, and no phase hooks.
 //
-// It serves http:// and https:// URLs with no proxy. It hands to net/http
-// whatever it does not do itself: requests through a proxy, bodies of
-// unknown length or over h1MaxBody (a server may answer those before it
-// reads them all), Expect: 100-continue and protocol upgrades.
-//
-// It keeps net/http's behaviour where a user could see it: the same request
-// bytes (Host, User-Agent, Content-Length, Accept-Encoding: gzip and
-// transparent decompression), the same errors, the httptrace hooks of
-// connections, the request and the response (DNS and connect come from the
-// dialer through the context), and a request on a reused connection that
-// the server had closed is sent once more on another when it is safe to
-// repeat, with a second GotConn, as net/http does. One difference: it does
-// not send a request again after a timeout. Since no goroutine reads an
-// idle connection, as net/http's do, an idle connection is looked at (a
-// read that does not wait) before each reuse, and idle ones are swept
-// every second.
+// It serves http:// and https:// with no proxy and bodies of known length
+// up to h1MaxBody; it leaves the rest, Expect and Upgrade to net/http. It
+// writes the bytes net/http writes, keeps its errors and httptrace hooks,
+// and sends a replayable request again when a reused connection turns out
+// closed. No goroutine reads an idle connection, so each is peeked (a read
+// that does not wait) before reuse, and idle ones are swept every second.
 type h1Transport struct {
 	fallback  *http.Transport
 	dial      dialFunc
 	tlsConfig *tls.Config
 	keepAlive bool
 	abort     context.Context // done when the run cuts its connections
+	// maxHeader bounds a response's head; 0 means DefaultMaxHeaderBytes.
+	maxHeader int64
+	// slack is how far past a try's deadline its connection's deadline
+	// may lie, so that a busy connection moves its deadline (a timer) once
+	// in that while rather than for every request.
+	slack time.Duration
 
-	mu    sync.Mutex
-	hosts map[h1Key]*h1Host
-	swept time.Time
+	mu       sync.Mutex
+	hosts    map[h1Key]*h1Host
+	sweeping bool // a goroutine sweeps the idle connections
 }
 
+// h1Key is a URL's scheme and host as written.
 type h1Key struct{ scheme, host string }
 
+// h1Host is a pool of connections to one address: URLs that name it
+// differently ("host" and "host:80") share it.
 type h1Host struct {
 	direct bool // no proxy: this transport serves it
+	addr   string
 	idle   []*h1Conn
 }
 
@@ -79,21 +78,34 @@ const (
 	// h1Sweep is how often idle connections are looked over: those the
 	// server closed, or idle for h1IdleTimeout, are closed.
 	h1Sweep = time.Second
-	// h1MaxHeader bounds a response's head, as net/http's default
-	// MaxResponseHeaderBytes does.
-	h1MaxHeader = 10 << 20
-	max1xx      = 5
+	max1xx  = 5
 )
 
-func newH1Transport(fallback *http.Transport, dial dialFunc, abort context.Context) *h1Transport {
+// DefaultMaxHeaderBytes bounds a response's head unless http.max_header_bytes
+// says otherwise.
+const DefaultMaxHeaderBytes = 1 << 20
+
+func newH1Transport(fallback *http.Transport, dial dialFunc, abort context.Context, timeout time.Duration, maxHeader int64) *h1Transport {
+	if maxHeader <= 0 {
+		maxHeader = DefaultMaxHeaderBytes
+	}
 	return &h1Transport{
 		fallback:  fallback,
 		dial:      dial,
 		abort:     abort,
 		tlsConfig: fallback.TLSClientConfig,
 		keepAlive: !fallback.DisableKeepAlives,
+		maxHeader: maxHeader,
+		slack:     deadlineSlack(timeout),
 		hosts:     map[h1Key]*h1Host{},
 	}
+}
+
+// deadlineSlack is how late past its deadline a connection's deadline may
+// be set for a try of the given timeout: a quarter of the tolerance a
+// timeout keeps (1% of it, at least 2 ms), leaving the rest to the timer.
+func deadlineSlack(timeout time.Duration) time.Duration {
+	return max(timeout/100, 2*time.Millisecond) / 4
 }
 
 // h1Conn is one connection.
@@ -107,6 +119,26 @@ type h1Conn struct {
 	idleAt time.Time
 	reused bool  // it served a request before
 	limit  int64 // bytes the reader may still read: bounds a response's head
+	// deadline is the connection's deadline as last set.
+	deadline time.Time
+	// rerr is the last error reading the connection: a head parser may
+	// take a line cut short by it for a whole (malformed) line.
+	rerr error
+}
+
+// setDeadline makes the connection's deadline d, or up to slack after it.
+func (c *h1Conn) setDeadline(d time.Time, slack time.Duration) {
+	if d.IsZero() {
+		if !c.deadline.IsZero() {
+			c.deadline = time.Time{}
+			_ = c.conn.SetDeadline(c.deadline)
+		}
+		return
+	}
+	if c.deadline.Before(d) || c.deadline.After(d.Add(slack)) {
+		c.deadline = d.Add(slack / 2)
+		_ = c.conn.SetDeadline(c.deadline) // a closed conn fails the next read or write
+	}
 }
 
 func (c *h1Conn) close() { _ = c.conn.Close() }
@@ -114,17 +146,21 @@ func (c *h1Conn) close() { _ = c.conn.Close() }
 // h1Reader reads from a connection within its limit.
 type h1Reader struct{ c *h1Conn }
 
-var errHeaderTooLong = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", h1MaxHeader)
+// errHeadTooLarge is a response head past the limit.
+var errHeadTooLarge = errors.New("net/http: server response headers exceeded the limit (http.max_header_bytes); aborted")
 
 func (r h1Reader) Read(p []byte) (int, error) {
 	if r.c.limit <= 0 {
-		return 0, errHeaderTooLong
+		return 0, errHeadTooLarge
 	}
 	if int64(len(p)) > r.c.limit {
 		p = p[:r.c.limit]
 	}
 	n, err := r.c.conn.Read(p)
 	r.c.limit -= int64(n)
+	if err != nil {
+		r.c.rerr = err
+	}
 	return n, err
 }
 
@@ -140,31 +176,40 @@ func (c *h1Conn) alive() bool {
 	return c.peek.alive()
 }
 
+// RoundTrip sends a request within its context's deadline, if any.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h := t.host(req)
 	if h == nil {
 		return t.fallback.RoundTrip(req)
 	}
-	head, err := t.head(req)
+	d, _ := req.Context().Deadline()
+	return t.do(req, h, d)
+}
+
+// do sends a request to h within deadline (none when zero): the dial, the
+// TLS handshake, the request, the answer's head and body. Its errors carry
+// their kinds.
+func (t *h1Transport) do(req *http.Request, h *h1Host, deadline time.Time) (*http.Response, error) {
+	head, err := requestHead(req)
 	if err != nil {
 		closeBody(req)
-		return nil, err
+		return nil, &outcome.Error{Kind: outcome.System, Err: err}
 	}
 	ctx := req.Context()
 	trace := httptrace.ContextClientTrace(ctx)
 	for {
-		pc, err := t.conn(ctx, req, h, trace)
+		pc, err := t.conn(ctx, req, h, deadline, trace)
 		if err != nil {
 			closeBody(req)
 			return nil, err
 		}
-		resp, early, err := t.exchange(ctx, pc, req, &head, trace)
+		resp, early, err := t.exchange(ctx, pc, req, &head, deadline, trace)
 		if err == nil {
 			return resp, nil
 		}
 		if ctx.Err() != nil {
 			closeBody(req)
-			return nil, ctx.Err()
+			return nil, &outcome.Error{Kind: ctxKind(ctx), Err: ctx.Err()}
 		}
 		if t.abort.Err() != nil {
 			closeBody(req)
@@ -189,7 +234,15 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// host returns the host of a request this transport serves, or nil to
+// ctxKind is the kind of a try whose context ended.
+func ctxKind(ctx context.Context) outcome.Kind {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return outcome.Timeout
+	}
+	return outcome.Aborted
+}
+
+// host returns the pool of a request this transport serves, or nil to
 // hand it to net/http.
 func (t *h1Transport) host(req *http.Request) *h1Host {
 	u := req.URL
@@ -209,19 +262,7 @@ func (t *h1Transport) host(req *http.Request) *h1Host {
 	h := t.hosts[key]
 	t.mu.Unlock()
 	if h == nil {
-		h = &h1Host{direct: true}
-		if t.fallback.Proxy != nil {
-			if p, err := t.fallback.Proxy(req); err != nil || p != nil {
-				h.direct = false
-			}
-		}
-		t.mu.Lock()
-		if h0 := t.hosts[key]; h0 != nil {
-			h = h0
-		} else {
-			t.hosts[key] = h
-		}
-		t.mu.Unlock()
+		h = t.newHost(req, key)
 	}
 	if !h.direct {
 		return nil
@@ -229,8 +270,47 @@ func (t *h1Transport) host(req *http.Request) *h1Host {
 	return h
 }
 
+// newHost finds or makes the pool of a URL's host not seen before as
+// written: "Host", "host" and "host:80" share one.
+func (t *h1Transport) newHost(req *http.Request, key h1Key) *h1Host {
+	addr := canonicalAddr(req.URL)
+	direct := true
+	if t.fallback.Proxy != nil {
+		if p, err := t.fallback.Proxy(req); err != nil || p != nil {
+			direct = false
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.hosts[key]; h != nil {
+		return h
+	}
+	for k, h := range t.hosts {
+		if k.scheme == key.scheme && h.addr == addr && h.direct == direct {
+			t.hosts[key] = h
+			return h
+		}
+	}
+	h := &h1Host{direct: direct, addr: addr}
+	t.hosts[key] = h
+	return h
+}
+
+// canonicalAddr is the "host:port" a URL connects to, its host in lower
+// case and its port filled in.
+func canonicalAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), port)
+}
+
 // conn returns an idle connection to the request's host, or a new one.
-func (t *h1Transport) conn(ctx context.Context, req *http.Request, h *h1Host, trace *httptrace.ClientTrace) (*h1Conn, error) {
+func (t *h1Transport) conn(ctx context.Context, req *http.Request, h *h1Host, deadline time.Time, trace *httptrace.ClientTrace) (*h1Conn, error) {
 	if trace != nil && trace.GetConn != nil {
 		trace.GetConn(req.URL.Host)
 	}
@@ -255,7 +335,7 @@ func (t *h1Transport) conn(ctx context.Context, req *http.Request, h *h1Host, tr
 		}
 		return pc, nil
 	}
-	pc, err := t.dialConn(ctx, req, h, trace)
+	pc, err := t.dialConn(ctx, req, h, deadline, trace)
 	if err != nil {
 		return nil, err
 	}
@@ -265,19 +345,23 @@ func (t *h1Transport) conn(ctx context.Context, req *http.Request, h *h1Host, tr
 	return pc, nil
 }
 
-func (t *h1Transport) dialConn(ctx context.Context, req *http.Request, h *h1Host, trace *httptrace.ClientTrace) (*h1Conn, error) {
-	u := req.URL
-	addr := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-		addr = net.JoinHostPort(u.Hostname(), port)
+func (t *h1Transport) dialConn(ctx context.Context, req *http.Request, h *h1Host, deadline time.Time, trace *httptrace.ClientTrace) (*h1Conn, error) {
+	dctx := ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
 	}
-	c, err := t.dial(ctx, "tcp", addr)
+	c, err := t.dial(dctx, "tcp", h.addr)
 	if err != nil {
-		return nil, err
+		k, ok := outcome.IO(err)
+		switch {
+		case errors.Is(dctx.Err(), context.DeadlineExceeded):
+			k = outcome.Timeout
+		case !ok:
+			k = outcome.System // no address to dial
+		}
+		return nil, outcome.Wrap(k, err)
 	}
 	pc := &h1Conn{host: h, conn: c}
 	tcp := c
@@ -285,13 +369,14 @@ func (t *h1Transport) dialConn(ctx context.Context, req *http.Request, h *h1Host
 		tcp = tc.Conn
 	}
 	pc.peek = newIdlePeek(tcp)
-	if u.Scheme == "https" {
+	pc.setDeadline(deadline, t.slack)
+	if req.URL.Scheme == "https" {
 		cfg := &tls.Config{}
 		if t.tlsConfig != nil {
 			cfg = t.tlsConfig.Clone()
 		}
 		if cfg.ServerName == "" {
-			cfg.ServerName = u.Hostname()
+			cfg.ServerName = req.URL.Hostname()
 		}
 		if trace != nil && trace.TLSHandshakeStart != nil {
 			trace.TLSHandshakeStart()
@@ -304,7 +389,11 @@ func (t *h1Transport) dialConn(ctx context.Context, req *http.Request, h *h1Host
 		}
 		if err != nil {
 			_ = c.Close()
-			return nil, err
+			k, ok := outcome.IO(err)
+			if !ok || k == outcome.Other {
+				k = outcome.TLS
+			}
+			return nil, outcome.Wrap(k, err)
 		}
 		pc.conn, pc.tls = tc, &st
 	}
@@ -319,8 +408,7 @@ func (t *h1Transport) put(pc *h1Conn) {
 		pc.close() // bytes no request asked for
 		return
 	}
-	now := time.Now()
-	pc.idleAt, pc.reused = now, true
+	pc.idleAt, pc.reused = time.Now(), true
 	t.mu.Lock()
 	if len(pc.host.idle) >= h1MaxIdle {
 		t.mu.Unlock()
@@ -328,34 +416,52 @@ func (t *h1Transport) put(pc *h1Conn) {
 		return
 	}
 	pc.host.idle = append(pc.host.idle, pc)
-	var dead []*h1Conn
-	if now.Sub(t.swept) >= h1Sweep {
-		t.swept = now
-		dead = t.sweep(now)
+	if !t.sweeping {
+		t.sweeping = true
+		go t.sweepIdle()
 	}
 	t.mu.Unlock()
-	for _, pc := range dead {
-		pc.close()
-	}
 }
 
-// sweep takes out of the idle lists the connections idle for
-// h1IdleTimeout or that the server closed, and returns them. t.mu is held.
-func (t *h1Transport) sweep(now time.Time) []*h1Conn {
-	var dead []*h1Conn
-	for _, h := range t.hosts {
-		kept := h.idle[:0]
-		for _, pc := range h.idle {
-			if now.Sub(pc.idleAt) > h1IdleTimeout || !pc.alive() {
-				dead = append(dead, pc)
+// sweepIdle closes, every h1Sweep, the idle connections that the server
+// closed or that were idle for h1IdleTimeout, apart from any request. It
+// ends when no connection is idle.
+func (t *h1Transport) sweepIdle() {
+	tick := time.NewTicker(h1Sweep)
+	defer tick.Stop()
+	for now := range tick.C {
+		t.mu.Lock()
+		var dead []*h1Conn
+		idle := 0
+		seen := map[*h1Host]bool{}
+		for _, h := range t.hosts {
+			if seen[h] {
 				continue
 			}
-			kept = append(kept, pc)
+			seen[h] = true
+			kept := h.idle[:0]
+			for _, pc := range h.idle {
+				if now.Sub(pc.idleAt) > h1IdleTimeout || !pc.alive() {
+					dead = append(dead, pc)
+					continue
+				}
+				kept = append(kept, pc)
+			}
+			clear(h.idle[len(kept):])
+			h.idle = kept
+			idle += len(kept)
 		}
-		clear(h.idle[len(kept):])
-		h.idle = kept
+		if idle == 0 {
+			t.sweeping = false
+		}
+		t.mu.Unlock()
+		for _, pc := range dead {
+			pc.close()
+		}
+		if idle == 0 {
+			return
+		}
 	}
-	return dead
 }
 
 // CloseIdleConnections closes the connections no request holds.
@@ -375,19 +481,26 @@ func (t *h1Transport) CloseIdleConnections() {
 
 // exchange writes the request on pc and reads the response's head. early
 // reports an error before any byte of the response arrived.
-func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Request, head *h1Head, trace *httptrace.ClientTrace) (resp *http.Response, early bool, err error) {
+func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Request, head *h1Head, deadline time.Time, trace *httptrace.ClientTrace) (resp *http.Response, early bool, err error) {
+	pc.setDeadline(deadline, t.slack)
 	// A context that can end closes the connection when it does: the
 	// request fails at once and the connection is not used again.
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, pc.close)
 	}
-	fail := func(err error) (*http.Response, bool, error) {
+	pc.rerr = nil
+	fail := func(k outcome.Kind, code int, err error) (*http.Response, bool, error) {
 		if stop != nil {
 			stop()
 		}
 		pc.close()
-		return nil, early, err
+		if k2, ok := outcome.IO(err); ok {
+			k = k2
+		} else if k2, ok := outcome.IO(pc.rerr); ok && k != outcome.System {
+			k = k2 // the parser saw the bytes that came before the failure
+		}
+		return nil, early, &outcome.Error{Kind: k, Code: code, Err: err}
 	}
 	err = t.writeRequest(pc.bw, req, head)
 	if trace != nil && trace.WroteRequest != nil {
@@ -396,15 +509,15 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	if err != nil {
 		var ve *h1RequestError
 		early = !errors.As(err, &ve) // a request it could not write is not sent again
-		return fail(err)
+		return fail(outcome.System, 0, err)
 	}
-	pc.limit = h1MaxHeader
+	pc.limit = t.maxHeader
 	if _, err := pc.br.Peek(1); err != nil {
 		early = !isTimeout(err)
 		if errors.Is(err, io.EOF) && pc.reused {
 			err = errServerClosed
 		}
-		return fail(err)
+		return fail(outcome.Closed, 0, err)
 	}
 	if trace != nil && trace.GotFirstResponseByte != nil {
 		trace.GotFirstResponseByte()
@@ -412,18 +525,21 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	for n := 0; ; n++ {
 		resp, err = http.ReadResponse(pc.br, req)
 		if err != nil {
-			return fail(err)
+			if errors.Is(err, errHeadTooLarge) {
+				return fail(outcome.HeadTooLarge, 0, err)
+			}
+			return fail(outcome.Malformed, 0, err)
 		}
 		code := resp.StatusCode
 		if code < 100 || code > 199 || code == http.StatusSwitchingProtocols {
 			break
 		}
 		if n == max1xx {
-			return fail(errors.New("net/http: too many 1xx informational responses"))
+			return fail(outcome.Malformed, code, errors.New("net/http: too many 1xx informational responses"))
 		}
 		if trace != nil && trace.Got1xxResponse != nil {
 			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
-				return fail(err)
+				return fail(outcome.System, code, err)
 			}
 		}
 	}
@@ -431,17 +547,15 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	resp.TLS = pc.tls
 	keep := t.keepAlive && !req.Close && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols &&
 		!httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
-	b := &h1Body{t: t, pc: pc, rc: resp.Body, keep: keep, stop: stop, ctx: ctx}
+	b := &h1Body{t: t, pc: pc, rc: resp.Body, keep: keep, stop: stop, ctx: ctx, code: resp.StatusCode, counts: resp.ContentLength < 0}
 	if resp.Body == http.NoBody {
+		b.state.Store(bodyDone)
 		b.finish(true)
 		return resp, false, nil
 	}
 	resp.Body = b
-	if head.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
-		resp.Header.Del("Content-Encoding")
-		resp.Header.Del("Content-Length")
-		resp.ContentLength = -1
-		resp.Uncompressed = true
+	if head.gzip && decodesGzip(resp) {
+		b.counts = true
 		resp.Body = &gzipBody{body: b}
 	}
 	return resp, false, nil
@@ -464,49 +578,6 @@ var h1Exclude = map[string]bool{"Host": true, "User-Agent": true, "Content-Lengt
 type h1Head struct {
 	method, host, uri string
 	gzip              bool // it asks for gzip and decodes it
-}
-
-// head checks a request as net/http does before it takes a connection.
-func (t *h1Transport) head(req *http.Request) (h h1Head, err error) {
-	h = h1Head{method: req.Method, host: req.Host}
-	if h.method == "" {
-		h.method = http.MethodGet
-	}
-	if !validMethod(h.method) {
-		return h, fmt.Errorf("net/http: invalid method %q", h.method)
-	}
-	if req.ContentLength > 0 && (req.Body == nil || req.Body == http.NoBody) {
-		return h, fmt.Errorf("http: Request.ContentLength=%d with nil Body", req.ContentLength)
-	}
-	for k, vs := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return h, fmt.Errorf("net/http: invalid header field name %q", k)
-		}
-		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return h, fmt.Errorf("net/http: invalid header field value for %q", k)
-			}
-		}
-	}
-	if h.host == "" {
-		h.host = req.URL.Host
-	}
-	host, err := httpguts.PunycodeHostPort(h.host)
-	if err != nil {
-		return h, err
-	}
-	if !httpguts.ValidHostHeader(host) {
-		host = "" // as net/http without a proxy
-	}
-	h.host = removeZone(host)
-	h.uri = req.URL.RequestURI()
-	if strings.IndexFunc(h.uri, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
-		return h, errors.New("net/http: can't write control character in Request.URL")
-	}
-	// As net/http: ask for gzip unless the request chose its encodings or
-	// a range (whose offsets would be of the compressed bytes).
-	h.gzip = h.method != http.MethodHead && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == ""
-	return h, nil
 }
 
 // writeRequest writes req as net/http would.
@@ -624,51 +695,77 @@ func isTimeout(err error) bool {
 // for the next request; closed before, it closes the connection (the rest
 // is not worth reading), as net/http does.
 type h1Body struct {
-	mu   sync.Mutex // Close may come while a Read runs
-	t    *h1Transport
-	pc   *h1Conn
-	rc   io.ReadCloser // the body as http.ReadResponse gives it
-	keep bool          // the connection may serve another request
-	stop func() bool   // ends the watch on the request's context, if any
-	ctx  context.Context
-	done bool
-	err  error // what reads return once done
+	mu     sync.Mutex // one Read at a time
+	state  atomic.Int32
+	t      *h1Transport
+	pc     *h1Conn
+	rc     io.ReadCloser // the body as http.ReadResponse gives it
+	keep   bool          // the connection may serve another request
+	stop   func() bool   // ends the watch on the request's context, if any
+	ctx    context.Context
+	code   int
+	counts bool // its length is not in Content-Length: note it
+	n      int64
+	note   note
+	err    error // what reads return once done
 }
 
-var errBodyClosed = errors.New("http: read on closed response body")
+// The states of a body.
+const (
+	bodyOpen   = iota
+	bodyDone   // read to its end or failed: its connection was given back or closed
+	bodyClosed // closed before its end
+)
 
 func (b *h1Body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.done {
+	switch b.state.Load() {
+	case bodyDone:
 		return 0, b.err
+	case bodyClosed:
+		return 0, errBodyClosed
 	}
 	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.finish(true)
-	} else if err != nil {
-		if b.ctx.Err() != nil {
-			err = b.ctx.Err()
-		}
-		b.finish(false)
-		b.err = err
+	b.n += int64(n)
+	if err == nil {
+		return n, nil
 	}
-	return n, err
+	if !b.state.CompareAndSwap(bodyOpen, bodyDone) {
+		return n, errBodyClosed // Close cut the read
+	}
+	if err == io.EOF {
+		b.err = io.EOF
+		if b.counts {
+			b.note.bytes(b.n)
+		}
+		b.finish(true)
+		return n, io.EOF
+	}
+	k := bodyKind(b.ctx, err)
+	if b.t.abort.Err() != nil {
+		k = outcome.Aborted
+	}
+	b.err = &outcome.Error{Kind: k, Code: b.code, Err: err}
+	b.note.failed(k, b.code, b.n)
+	b.finish(false)
+	return n, b.err
 }
 
+// Close does not wait for a Read: it closes the connection, which ends a
+// Read that waits on it.
 func (b *h1Body) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.done {
-		b.finish(false)
-		b.err = errBodyClosed
+	if b.state.CompareAndSwap(bodyOpen, bodyClosed) {
+		if b.stop != nil {
+			b.stop()
+		}
+		b.pc.close()
 	}
 	return nil
 }
 
 // finish ends the response; ok when its body was read to the end.
 func (b *h1Body) finish(ok bool) {
-	b.done, b.err = true, io.EOF
 	watched := b.stop == nil || b.stop() // false: the context ended and closes the connection
 	if ok && b.keep && watched {
 		b.t.put(b.pc)
@@ -677,33 +774,20 @@ func (b *h1Body) finish(ok bool) {
 	b.pc.close()
 }
 
-// gzipBody decodes a gzip body, as net/http does for the gzip it asked for.
-type gzipBody struct {
-	body *h1Body
-	zr   *gzip.Reader
-	err  error
+func (b *h1Body) setNote(n note) {
+	b.mu.Lock()
+	b.note = n
+	b.mu.Unlock()
 }
 
-func (g *gzipBody) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.err
-	}
-	if g.zr == nil {
-		zr, err := gzip.NewReader(g.body)
-		if err != nil {
-			g.err = err
-			return 0, err
-		}
-		g.zr = zr
-	}
-	n, err := g.zr.Read(p)
-	if err != nil {
-		g.err = err
-	}
-	return n, err
+func (b *h1Body) received() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
 }
 
-func (g *gzipBody) Close() error {
-	g.err = errBodyClosed
-	return g.body.Close()
+func (b *h1Body) broke() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state.Load() == bodyDone && b.err != io.EOF
 }

@@ -1,18 +1,15 @@
 package attack
 
 import (
-	"context"
 	"encoding/hex"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/gjson"
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // RetryRule bounds and spaces the retries of one class of outcome.
@@ -68,22 +65,38 @@ func retryAfter(v string) (time.Duration, bool) {
 	return 0, false
 }
 
-// Attempt is one HTTP try of a logical request.
+// Attempt is one HTTP try of a logical request: a retry, or a redirect
+// hop.
 type Attempt struct {
 	Start   time.Time
-	Code    int
+	Code    int           // the status the target sent, 0 for none
+	Kind    outcome.Kind  // why it failed, None when it did not
 	Err     string        // as http.Client reports it: `Get "url": ...`
 	Latency time.Duration // 0 for the last try: the result has it
-	Group   string        // the group-by header of the response
+	BytesIn int64         // body bytes received
+	// BytesOut is the body bytes sent.
+	BytesOut int64
+	Group    string // the group-by header of the response
+	// Hop marks a redirect answer that was followed, not a retry.
+	Hop bool
 }
 
 // hitRecord is what a hit leaves behind for its result: the body sent,
-// for checks that compare with it, and the tries, when retries are on.
+// for checks that compare with it, the tries, when there were several,
+// and what the result itself cannot tell.
 type hitRecord struct {
 	sent     []byte
 	attempts []Attempt
 	resent   int
 	hidden   []string // values of secret headers sent
+	// kind is why the last try failed, found where it failed; code is
+	// the status it was answered with before it failed (a broken body).
+	kind outcome.Kind
+	code int
+	// bytesIn is the body bytes of the last try's answer, when the
+	// result's body and Content-Length cannot tell (chunked, gzip).
+	bytesIn int64
+	counted bool
 }
 
 // hitStore holds hit records between the send and the result. It holds
@@ -169,240 +182,4 @@ func RequestID(run [8]byte, hid uint64) string {
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:])
 	return string(out[:])
-}
-
-// roundTripper adds what every request needs beyond vegeta's: the request
-// id, authentication and retries. Without retries or OAuth2 it costs a
-// header or two.
-type roundTripper struct {
-	next        http.RoundTripper
-	run         [8]byte
-	requestID   bool
-	tokens      *tokenSource
-	static      *staticAuth
-	policies    []*RetryPolicy // by request index
-	hits        *hitStore
-	recordTries bool          // record every try in hits: retries are on
-	tracer      *tracer       // nil when tracing is off
-	timeout     time.Duration // per try, when retrying
-	abort       context.Context
-	groupBy     string // response header recorded on each try
-	groupJSON   string // or JSON path in the body of each retried try
-}
-
-func (t *roundTripper) retrying() bool {
-	if t.tokens != nil {
-		return true
-	}
-	for _, p := range t.policies {
-		if p != nil {
-			return true
-		}
-	}
-	return false
-}
-
-func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	idx, hid, tagged := parseTag(req.URL.Fragment)
-	// vegeta numbers every request in a header of its own; X-Request-ID
-	// already names it, and the target need not parse both.
-	delete(req.Header, "X-Vegeta-Seq")
-	if t.requestID && tagged {
-		req.Header["X-Request-Id"] = []string{RequestID(t.run, hid)}
-	}
-	// A request that sets its own credentials (a wrong key, on purpose)
-	// keeps them.
-	var tok *token
-	switch {
-	case t.tokens != nil:
-		if _, own := req.Header["Authorization"]; !own {
-			tok = t.tokens.cur.Load()
-			req.Header["Authorization"] = []string{tok.header}
-		}
-	case t.static != nil:
-		if _, own := req.Header[t.static.header]; !own {
-			req.Header[t.static.header] = []string{t.static.value}
-		}
-	}
-	var pol *RetryPolicy
-	if tagged && idx < len(t.policies) {
-		pol = t.policies[idx]
-	}
-	if pol == nil && tok == nil {
-		return t.send(req, idx, hid, tagged)
-	}
-	return t.tries(req, idx, hid, tagged, pol, tok)
-}
-
-// send makes one try, traced when tracing is on.
-func (t *roundTripper) send(r *http.Request, idx int, hid uint64, tagged bool) (*http.Response, error) {
-	if t.tracer == nil {
-		return t.next.RoundTrip(r)
-	}
-	if !tagged {
-		idx = -1
-	}
-	resp, resent, err := t.tracer.send(t.next, r, idx)
-	if resent > 0 && tagged {
-		t.hits.get(hid).resent += resent
-	}
-	return resp, err
-}
-
-func (t *roundTripper) tries(req *http.Request, idx int, hid uint64, tagged bool, pol *RetryPolicy, tok *token) (*http.Response, error) {
-	if pol == nil {
-		pol = &RetryPolicy{}
-	}
-	var rec *hitRecord
-	if tagged && t.recordTries {
-		rec = t.hits.get(hid)
-	}
-	var n429, n5xx, nNet int
-	refreshed := false
-	for try := 0; ; try++ {
-		r := req
-		if try > 0 {
-			r = req.Clone(req.Context())
-			if req.GetBody != nil {
-				body, err := req.GetBody()
-				if err != nil {
-					return nil, err
-				}
-				r.Body = body
-			}
-			if tok != nil {
-				r.Header["Authorization"] = []string{tok.header}
-			}
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
-		r = r.WithContext(ctx)
-		start := time.Now()
-		resp, err := t.send(r, idx, hid, tagged)
-		if err != nil && t.abort.Err() != nil {
-			cancel()
-			return nil, errAborted
-		}
-		var rule *RetryRule
-		var n *int
-		switch {
-		case err != nil:
-			rule, n = pol.OnNetwork, &nNet
-		case resp.StatusCode == http.StatusUnauthorized && tok != nil && !refreshed:
-			refreshed = true
-			nt, ferr := t.tokens.forceRefresh(t.abort, tok.gen)
-			if ferr == nil {
-				tok = nt
-				grp := t.group(resp, discard(resp, t.groupJSON != ""))
-				t.record(rec, Attempt{Start: start, Code: resp.StatusCode, Latency: time.Since(start), Group: grp})
-				cancel()
-				continue
-			}
-		case resp.StatusCode == http.StatusTooManyRequests:
-			rule, n = pol.On429, &n429
-		case resp.StatusCode >= 500:
-			rule, n = pol.On5xx, &n5xx
-		}
-		if rule == nil || *n >= rule.Max {
-			if rec != nil {
-				// The last try's JSON group is found by the checks.
-				rec.attempts = append(rec.attempts, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Group: t.group(resp, nil)})
-			}
-			if err != nil {
-				cancel()
-				return nil, err
-			}
-			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
-			return resp, nil
-		}
-		wait := rule.wait(*n, resp)
-		*n++
-		var body []byte
-		if resp != nil {
-			body = discard(resp, t.groupJSON != "")
-		}
-		grp := t.group(resp, body)
-		t.record(rec, Attempt{Start: start, Code: code(resp), Err: errText(r, err), Latency: time.Since(start), Group: grp})
-		cancel()
-		if !sleepCtx(t.abort, wait) {
-			return nil, errAborted
-		}
-	}
-}
-
-func (t *roundTripper) record(rec *hitRecord, a Attempt) {
-	if rec != nil {
-		rec.attempts = append(rec.attempts, a)
-	}
-}
-
-// group returns a try's group-by value: a header of its response, or the
-// value at a JSON path of the body read from it.
-func (t *roundTripper) group(r *http.Response, body []byte) string {
-	switch {
-	case r == nil:
-		return ""
-	case t.groupBy != "":
-		return r.Header.Get(t.groupBy)
-	case t.groupJSON != "" && len(body) > 0:
-		return gjson.GetBytes(body, t.groupJSON).String()
-	}
-	return ""
-}
-
-func code(r *http.Response) int {
-	if r == nil {
-		return 0
-	}
-	return r.StatusCode
-}
-
-// errText writes a try's error as http.Client would: `Get "url": err`.
-func errText(r *http.Request, err error) string {
-	if err == nil {
-		return ""
-	}
-	u := *r.URL
-	u.Fragment = ""
-	op := r.Method[:1] + strings.ToLower(r.Method[1:])
-	return (&url.Error{Op: op, URL: u.String(), Err: err}).Error()
-}
-
-// discard reads a little of a response that is being retried, so its
-// connection can be reused, and closes it. With keep, it returns what it
-// read.
-func discard(r *http.Response, keep bool) []byte {
-	defer r.Body.Close()
-	const most = 64 << 10 // a short read only costs the connection
-	if keep {
-		b, _ := io.ReadAll(io.LimitReader(r.Body, most))
-		return b
-	}
-	_, _ = io.CopyN(io.Discard, r.Body, most)
-	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// cancelBody ends a try's context when its body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelBody) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }

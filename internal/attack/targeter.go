@@ -2,6 +2,7 @@ package attack
 
 import (
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,7 +34,13 @@ type targeter struct {
 	exhausted atomic.Pointer[string]
 	shard     uint64
 	shards    uint64
+	// closedEnd is when the closed-model stage running ends (Unix ns), 0
+	// during an open-model stage.
+	closedEnd atomic.Int64
 }
+
+// errStageOver is a worker's turn that came after its stage ended.
+var errStageOver = errors.New("the stage is over")
 
 func newTargeter(p *Plan, hits *hitStore) *targeter {
 	t := &targeter{
@@ -111,6 +118,9 @@ func (t *targeter) draw(i int) (map[string]string, bool) {
 // target is the vegeta.Targeter. It runs on the attacker's workers, many
 // at once.
 func (t *targeter) target(tgt *vegeta.Target) error {
+	if end := t.closedEnd.Load(); end != 0 && time.Now().UnixNano() >= end {
+		return errStageOver
+	}
 	k := t.picks.Add(1) - 1
 	i := -1
 	var taken map[string]string

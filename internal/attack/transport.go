@@ -74,9 +74,9 @@ type tracer struct {
 	phases PhaseFunc
 }
 
-// send makes one try through next, traced. It returns how many times the
-// transport sent the request again on its own.
-func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.Response, int, error) {
+// begin starts tracing a try: it returns the try's state, the request
+// carrying the trace, and when the try started.
+func (t *tracer) begin(r *http.Request) (*traceState, *http.Request, time.Time) {
 	st, _ := t.pool.Get().(*traceState)
 	if st == nil {
 		st = newTraceState()
@@ -84,8 +84,13 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 	st.mu.Lock()
 	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
 	st.mu.Unlock()
-	start := time.Now()
-	resp, err := next.RoundTrip(r.WithContext(st.context(r.Context())))
+	return st, r.WithContext(st.context(r.Context())), time.Now()
+}
+
+// end ends the trace of a try of request req (-1 for none), which failed
+// with err or not. It returns how many times the transport sent the
+// request again on its own.
+func (t *tracer) end(st *traceState, start time.Time, req int, err error) int {
 	st.mu.Lock()
 	dns, connect, tlsDur, gotConn, reused, dialed, firstByte := st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte
 	st.mu.Unlock()
@@ -95,7 +100,6 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 		// connection that came free first, whose state this was).
 		dns, connect, tlsDur = 0, 0, 0
 	}
-	resent := max(gotConn-1, 0)
 	if t.phases != nil && req >= 0 {
 		var ttfb time.Duration
 		if !firstByte.IsZero() {
@@ -108,5 +112,5 @@ func (t *tracer) send(next http.RoundTripper, r *http.Request, req int) (*http.R
 	if !dialed {
 		t.pool.Put(st)
 	}
-	return resp, resent, err
+	return max(gotConn-1, 0)
 }

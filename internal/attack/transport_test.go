@@ -31,26 +31,31 @@ func TestLateDialHooksAreNotCounted(t *testing.T) {
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(""))}
 	}
 	req, _ := http.NewRequest("GET", "http://127.0.0.1:1/", nil)
+	send := func(rt roundTripFunc) {
+		st, r, start := tr.begin(req)
+		_, err := rt(r)
+		tr.end(st, start, 0, err)
+	}
 	for range 50 {
 		late := make(chan *httptrace.ClientTrace, 1)
 		// The first try reuses a connection; its background dial has not
 		// started yet when it returns.
-		tr.send(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		send(func(r *http.Request) (*http.Response, error) {
 			ct := httptrace.ContextClientTrace(r.Context())
 			ct.GotConn(httptrace.GotConnInfo{Reused: true})
 			late <- ct
 			return ok(), nil
-		}), req, 0)
+		})
 		// The second try (often given the same pooled state) reuses a
 		// connection too, while the first try's dial runs.
-		tr.send(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		send(func(r *http.Request) (*http.Response, error) {
 			old := <-late
 			old.ConnectStart("tcp", "127.0.0.1:1")
 			time.Sleep(100 * time.Microsecond)
 			old.ConnectDone("tcp", "127.0.0.1:1", nil)
 			httptrace.ContextClientTrace(r.Context()).GotConn(httptrace.GotConnInfo{Reused: true})
 			return ok(), nil
-		}), req, 0)
+		})
 	}
 	for i, c := range connects {
 		if c != 0 {

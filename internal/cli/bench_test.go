@@ -37,9 +37,14 @@ stages: [{duration: 1h, concurrency: 50}]
 		b.Fatal(err)
 	}
 	var rec results.Result
-	raw := func(req int, r *vegeta.Result) error {
-		rec = results.Result{Request: req, Timestamp: r.Timestamp, Latency: r.Latency, Code: r.Code, BytesIn: r.BytesIn}
-		return w.Write(&rec)
+	raw := func(req int, _ string, tries []report.Try, _ []string) error {
+		for _, t := range tries {
+			rec = results.Result{Request: req, Timestamp: t.Timestamp, Latency: t.Latency, Code: uint16(t.Code), BytesIn: t.BytesIn}
+			if err := w.Write(&rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	rr := newRecorder(pr, raw, reqlog.New(io.Discard, 1<<30))
 	rr.tl = report.NewTimeline(time.Second, rr.col.Names, nil, io.Discard, io.Discard)

@@ -8,15 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/loadgate/loadgate/fixtures"
 	"github.com/loadgate/loadgate/internal/attack"
@@ -65,11 +65,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	}
 	pr := prepare(sc, base, sh)
 	if proxy != nil {
-		pr.plan.Client = attack.NewHTTPClient(attack.Client{
-			Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
-			MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
-			Redirect: map[string]string{hostPort(base): proxy.Addr()},
-		})
+		pr.plan.Client = httpClient(sc, map[string]string{hostPort(base): proxy.Addr()})
 	}
 
 	raw, err := openRaw(dir, rawFormat, sc, pr)
@@ -270,27 +266,18 @@ type rawStore struct {
 	close func() error
 }
 
-// openRaw creates the raw results file: loadgate's compact format by
-// default, vegeta's gob when asked, or none.
+// openRaw creates the raw results file: loadgate's compact format, or none.
+// With --raw vegeta the run writes results.lgr as well and turns it into
+// vegeta's gob when it ends, so that each request's results are numbered
+// in the order they were sent, as 'vegeta plot' wants.
 func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore, error) {
 	if format == rawNone {
-		return &rawStore{sink: func(int, *vegeta.Result) error { return nil }, close: func() error { return nil }}, nil
+		return &rawStore{sink: func(int, string, []report.Try, []string) error { return nil }, close: func() error { return nil }}, nil
 	}
-	name := fileRaw
-	if format == rawVegeta {
-		name = fileRawGob
-	}
-	f, err := os.Create(filepath.Join(dir, name))
+	path := filepath.Join(dir, fileRaw)
+	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create raw results file: %w", err)
-	}
-	if format == rawVegeta {
-		bw := bufio.NewWriterSize(f, 256<<10)
-		enc := vegeta.NewEncoder(bw)
-		return &rawStore{
-			sink:  func(_ int, r *vegeta.Result) error { return enc(r) },
-			close: func() error { return errors.Join(bw.Flush(), f.Close()) },
-		}, nil
 	}
 	h := results.Header{Scenario: sc.Name, Started: time.Now()}
 	fixed := make([]string, len(pr.plan.Requests))
@@ -306,19 +293,54 @@ func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore
 		return nil, fmt.Errorf("write raw results: %w", err)
 	}
 	var rec results.Result
-	return &rawStore{
-		sink: func(req int, r *vegeta.Result) error {
-			rec = results.Result{
-				Request: req, Timestamp: r.Timestamp, Latency: r.Latency, Code: r.Code,
-				BytesIn: r.BytesIn, BytesOut: r.BytesOut, Error: r.Error,
+	st := &rawStore{
+		sink: func(req int, url string, tries []report.Try, errs []string) error {
+			for i, t := range tries {
+				rec = results.Result{
+					Request: req, Timestamp: t.Timestamp, Latency: t.Latency, Code: uint16(t.Code),
+					BytesIn: t.BytesIn, BytesOut: t.BytesOut, Error: errs[i], Kind: t.Err, More: i < len(tries)-1,
+				}
+				if rec.Error == "" && t.Code != 0 && (t.Code < 200 || t.Code >= 400) {
+					// As vegeta writes a status it counts as an error.
+					rec.Error = strconv.Itoa(t.Code) + " " + http.StatusText(t.Code)
+				}
+				if url != fixed[req] {
+					rec.URL = url
+				}
+				if err := w.Write(&rec); err != nil {
+					return err
+				}
 			}
-			if r.URL != fixed[req] {
-				rec.URL = r.URL
-			}
-			return w.Write(&rec)
+			return nil
 		},
 		close: func() error { return errors.Join(w.Flush(), f.Close()) },
-	}, nil
+	}
+	if format == rawVegeta {
+		lgr := st.close
+		st.close = func() error {
+			if err := lgr(); err != nil {
+				return err
+			}
+			if err := toGob(path, filepath.Join(dir, fileRawGob)); err != nil {
+				return err
+			}
+			return os.Remove(path)
+		}
+	}
+	return st, nil
+}
+
+// toGob writes the results file at from in vegeta's gob at to.
+func toGob(from, to string) error {
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	src := &results.File{Path: from}
+	defer src.Close()
+	bw := bufio.NewWriterSize(out, 256<<10)
+	_, err = results.Export(src.Open, bw, results.FormatGob)
+	return errors.Join(err, bw.Flush(), out.Close())
 }
 
 // startFaults starts the fault proxy in front of the target when the

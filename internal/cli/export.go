@@ -56,25 +56,26 @@ Examples:
 		if st, err := os.Stat(path); err == nil && st.IsDir() {
 			path = filepath.Join(path, fileRaw)
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			return usageErr("a run folder holds results.lgr unless it ran with --raw vegeta or none", "%v", cleanPathErr(err))
-		}
-		defer f.Close()
-		rd, err := results.NewReader(f)
-		if err != nil {
+		src := &results.File{Path: path}
+		defer src.Close()
+		if _, err := src.Open(); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				return usageErr("a run folder holds results.lgr unless it ran with --raw vegeta or none", "%v", cleanPathErr(err))
+			}
 			return usageErr("", "%s: %v", path, err)
 		}
 		var w io.Writer = env.Stdout
 		var out *os.File
 		if o.out != "" {
+			var err error
 			if out, err = os.Create(o.out); err != nil {
 				return withCode(ExitRunFail, fmt.Errorf("create %s: %v", o.out, cleanPathErr(err)), "")
 			}
 			w = out
 		}
 		bw := bufio.NewWriterSize(w, 256<<10)
-		n, err := results.Export(rd, bw, o.format)
+		n, err := results.Export(src.Open, bw, o.format)
 		if err != nil && n == 0 && !errors.Is(err, io.EOF) {
 			if out != nil {
 				out.Close()
@@ -88,8 +89,8 @@ Examples:
 		if err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
-		if rd.Damage != nil {
-			fmt.Fprintf(env.Stderr, "loadgate: warning: %s: %v (%d results exported)\n", path, rd.Damage, n)
+		if d := src.Damage(); d != nil {
+			fmt.Fprintf(env.Stderr, "loadgate: warning: %s: %v (%d results exported)\n", path, d, n)
 		}
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/report"
@@ -93,11 +94,14 @@ stages: [{duration: 2s, rate: 50/s}]
 }
 
 // checkAllFailed checks that every one of the run's requests failed with
-// kind, as network errors, on schedule.
+// kind, in its class (network, or protocol for a broken answer), on
+// schedule.
 func checkAllFailed(t *testing.T, r *report.Report, kind string) {
 	t.Helper()
 	tot := r.Totals
-	if tot.Requests < 98 || tot.Requests > 100 || tot.Errors[kind] != tot.Requests || tot.ErrorClasses["network"] != tot.Requests {
+	k, _ := outcome.KindNamed(kind)
+	class := outcome.ClassOf(k).String()
+	if tot.Requests < 98 || tot.Requests > 100 || tot.Errors[kind] != tot.Requests || tot.ErrorClasses[class] != tot.Requests {
 		t.Errorf("%d requests (want 100 on schedule), errors %v, classes %v", tot.Requests, tot.Errors, tot.ErrorClasses)
 	}
 	if r.Verdict != report.Pass || r.Interrupted {

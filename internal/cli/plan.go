@@ -23,6 +23,16 @@ type prepared struct {
 	redactor *redact.Redactor
 }
 
+// httpClient builds a run's HTTP client from the scenario's settings;
+// redirect sends connections for an address to another (a fault proxy).
+func httpClient(sc *scenario.Scenario, redirect map[string]string) *attack.HTTPClient {
+	return attack.NewHTTPClient(attack.Client{
+		Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
+		MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
+		MaxHeaderBytes: sc.MaxHeaderBytes(), Redirect: redirect,
+	})
+}
+
 // prepare builds the plan, checkers and redactor of a scenario, for this
 // process's part of the run.
 func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
@@ -32,10 +42,7 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 		red.AddSecret(v)
 	}
 	p := &attack.Plan{
-		Client: attack.NewHTTPClient(attack.Client{
-			Timeout: sc.HTTP.Timeout.D(), KeepAlive: *sc.HTTP.KeepAlive, HTTP2: sc.HTTP.HTTP2,
-			MaxConnections: sc.HTTP.MaxConnections, InsecureTLS: sc.HTTP.InsecureTLS,
-		}),
+		Client:      httpClient(sc, nil),
 		RequestID:   true,
 		Secret:      red.AddSecret,
 		GroupBy:     sc.GroupErrorsBy.Header,
@@ -105,6 +112,9 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 			ar.Feeder.Shard(sh.index, sh.count)
 		}
 		ar.Retry = retryPolicy(sc.RetryFor(i))
+		if ar.Redirects = sc.RedirectsFor(i); ar.Redirects == 0 {
+			ar.Redirects = attack.NoRedirects
+		}
 		p.Requests = append(p.Requests, ar)
 	}
 	p.MaxBody = 0

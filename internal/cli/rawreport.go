@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
@@ -20,12 +22,14 @@ import (
 // rawInput is a raw results file read for a report: loadgate's own, or
 // any file the vegeta CLI writes (gob, CSV, JSON).
 type rawInput struct {
-	names  []string
-	index  map[string]int
-	col    *report.Collector
-	tries  [1]report.Try
-	l      report.Logical
-	damage error
+	names    []string
+	index    map[string]int
+	col      *report.Collector
+	tries    []report.Try // the tries of the logical request being read
+	l        report.Logical
+	sent     uint64 // logical requests
+	lastSend time.Time
+	damage   error
 }
 
 // readRaw computes a run's figures from its raw results alone.
@@ -39,7 +43,10 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 	head, _ := br.Peek(len(results.Magic))
 	ri := &rawInput{index: map[string]int{}}
 	var first, last time.Time
-	add := func(name string, ts time.Time, lat time.Duration, code uint16, in, out uint64, errText string) {
+	// add records one try; more says that more tries of the same logical
+	// request follow (loadgate's own files say so; vegeta's hold one try a
+	// request).
+	add := func(name string, ts time.Time, lat time.Duration, code uint16, in, out uint64, errText string, kind outcome.Kind, more bool) {
 		i, ok := ri.index[name]
 		if !ok {
 			i = len(ri.names)
@@ -49,21 +56,41 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 		if first.IsZero() || ts.Before(first) {
 			first = ts
 		}
+		if ts.After(ri.lastSend) {
+			ri.lastSend = ts
+		}
 		if end := ts.Add(lat); end.After(last) {
 			last = end
 		}
-		t := &ri.tries[0]
-		*t = report.Try{Code: int(code), Timestamp: ts, Latency: lat, BytesIn: in, BytesOut: out}
-		ri.l = report.Logical{Tries: 1, Code: int(code)}
-		switch {
-		case code == 0:
-			t.Err = report.ClassifyError(errText)
-			ri.l.Class, ri.l.Timeout = report.ClassOf(t.Err), t.Err == report.ErrTimeout
-		case code < 200 || code >= 400:
-			ri.l.Class = report.ClassProtocol
+		if kind == outcome.None && code == 0 {
+			kind = outcome.Message(errText) // a file with no kinds
 		}
-		t.Class = ri.l.Class
-		ri.collector(i).Record(0, i, ri.tries[:], &ri.l)
+		t := report.Try{Code: int(code), Err: kind, Timestamp: ts, Latency: lat, BytesIn: in, BytesOut: out}
+		switch {
+		case kind != outcome.None:
+			t.Class = outcome.ClassOf(kind)
+		case code < 200 || code >= 400:
+			t.Class = outcome.ClassProtocol
+		}
+		ri.tries = append(ri.tries, t)
+		if more {
+			return
+		}
+		ri.l = report.Logical{Tries: len(ri.tries), Code: int(code), Class: t.Class, Timeout: kind == outcome.Timeout, E2E: ts.Add(lat).Sub(ri.tries[0].Timestamp)}
+		for _, p := range ri.tries[:len(ri.tries)-1] {
+			cause := strconv.Itoa(p.Code)
+			if p.Code == 0 {
+				cause = "network"
+			}
+			if p.Code < 300 || p.Code >= 400 || p.Err != outcome.None {
+				ri.l.RetryCauses = append(ri.l.RetryCauses, cause)
+			} else {
+				ri.l.Tries-- // a redirect hop, not a retry
+			}
+		}
+		ri.collector(i).Record(0, i, ri.tries, &ri.l)
+		ri.tries = ri.tries[:0]
+		ri.sent++
 	}
 	scenario := filepath.Base(path)
 	if results.IsResults(head) {
@@ -80,7 +107,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 				}
 				break
 			}
-			add(rd.Header.Requests[r.Request].Name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error)
+			add(rd.Header.Requests[r.Request].Name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error, r.Kind, r.More)
 		}
 		ri.damage = rd.Damage
 	} else if g, err := results.NewGobReader(br); err == nil {
@@ -95,7 +122,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 			if r.Code == 0 {
 				errText = string(r.Error)
 			}
-			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, errText)
+			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, errText, outcome.None, false)
 		}
 		ri.damage = g.Damage
 	} else {
@@ -121,7 +148,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 			if name == "" {
 				name = "default"
 			}
-			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error)
+			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error, outcome.None, false)
 		}
 	}
 	if ri.col == nil {
@@ -130,7 +157,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 	c := ri.col
 	c.Names, c.Methods, c.Paths = ri.names, make([]string, len(ri.names)), make([]string, len(ri.names))
 	c.StageEnded(0, last, false)
-	c.Stages[0].Started, c.Stages[0].Planned = first, last.Sub(first)
+	c.Stages[0].Started, c.Stages[0].Planned = first, sendWindow(first, ri.lastSend, ri.count())
 	in := report.Input{
 		Collector: c, Thresholds: ths,
 		Scenario: report.ScenarioInfo{Name: scenario, File: path, Target: "(from raw results)", Environment: "-"},
@@ -140,6 +167,18 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 		in.Notes = append(in.Notes, ri.damage.Error())
 	}
 	return &rendered{rep: report.Build(in), dir: filepath.Dir(path)}, nil
+}
+
+// sendWindow estimates the window in which n tries were sent, the first at
+// first and the last at last: the span between them and one mean interval
+// more, as the last was sent at the start of its share of the window (3
+// requests sent 1/3 s apart at 3/s fill 1 s).
+func sendWindow(first, last time.Time, n uint64) time.Duration {
+	span := last.Sub(first)
+	if n < 2 || span <= 0 {
+		return span
+	}
+	return time.Duration(float64(span) * float64(n) / float64(n-1))
 }
 
 func (ri *rawInput) count() uint64 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/check"
+	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/redact"
 	"github.com/loadgate/loadgate/internal/reqlog"
 	"github.com/loadgate/loadgate/report"
@@ -37,6 +38,7 @@ type recorder struct {
 	// Reused for every result: the hot path allocates little.
 	out     check.Outcome
 	tries   []report.Try
+	errs    []string // the tries' errors, as written in the raw results
 	logical report.Logical
 	entry   reqlog.Entry
 	n       uint64
@@ -45,8 +47,10 @@ type recorder struct {
 	lastURL, lastRed []string
 }
 
-// rawSink streams one result of request req to the raw results file.
-type rawSink func(req int, res *vegeta.Result) error
+// rawSink streams the tries of one logical request of request req to the
+// raw results file: each try, with its error's text (redacted), the last
+// try's at the end; url is the request's URL (redacted).
+type rawSink func(req int, url string, tries []report.Try, errs []string) error
 
 func newRecorder(pr *prepared, raw rawSink, log *reqlog.Log) *recorder {
 	sc := pr.sc
@@ -111,35 +115,39 @@ func (r *recorder) redactedURL(req int, u string) string {
 
 func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) error {
 	r.n++
-	bytesIn := res.BytesIn
-	if res.Headers != nil {
-		if cl, err := strconv.ParseUint(res.Headers.Get("Content-Length"), 10, 64); err == nil && cl > bytesIn {
-			bytesIn = cl
-		}
-	}
-	// The tries: one, or those the retries made.
-	r.tries = r.tries[:0]
+	// The tries: one, or the redirect hops and retries before the last.
+	r.tries, r.errs = r.tries[:0], r.errs[:0]
 	l := &r.logical
 	*l = report.Logical{Failed: l.Failed[:0], RetryCauses: l.RetryCauses[:0], Tries: 1, E2E: res.Latency}
-	last := report.Try{Code: int(res.Code), Timestamp: res.Timestamp, Latency: res.Latency, BytesIn: bytesIn, BytesOut: res.BytesOut}
-	if res.Code == 0 {
-		last.Err = report.ClassifyError(res.Error)
-	}
+	last := report.Try{Timestamp: res.Timestamp, Latency: res.Latency, BytesOut: res.BytesOut}
+	last.Code, last.Err, last.BytesIn = x.Outcome(res)
 	if n := len(x.Attempts); n > 0 {
+		retries := 0
 		for _, a := range x.Attempts[:n-1] {
-			t := report.Try{Code: a.Code, Timestamp: a.Start, Latency: a.Latency, Group: a.Group, Class: report.ClassProtocol}
-			cause := strconv.Itoa(a.Code)
-			if a.Code == 0 {
-				t.Err, cause = report.ClassifyError(a.Err), "network"
-				t.Class = report.ClassOf(t.Err)
+			t := report.Try{Code: a.Code, Err: a.Kind, Timestamp: a.Start, Latency: a.Latency, BytesIn: uint64(a.BytesIn),
+				BytesOut: uint64(a.BytesOut), Group: a.Group, Class: outcome.ClassProtocol}
+			switch {
+			case a.Kind != outcome.None:
+				t.Class = outcome.ClassOf(a.Kind)
+			case a.Hop:
+				t.Class = outcome.ClassOK
 			}
 			r.tries = append(r.tries, t)
+			r.errs = append(r.errs, a.Err)
+			if a.Hop {
+				continue
+			}
+			retries++
+			cause := strconv.Itoa(a.Code)
+			if a.Code == 0 {
+				cause = "network"
+			}
 			l.RetryCauses = append(l.RetryCauses, cause)
 		}
 		final := x.Attempts[n-1].Start
 		last.Timestamp = final
 		last.Latency = res.Timestamp.Add(res.Latency).Sub(final)
-		l.Tries = n
+		l.Tries = retries + 1
 	}
 	ck := r.pr.checkers[req]
 	ck.Check(int(res.Code), res.Headers, res.Body, x.Sent, &r.out)
@@ -147,15 +155,15 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		hideSent(x.Hidden, res, x, &r.out)
 	}
 	switch {
-	case res.Code == 0:
-		l.Class = report.ClassOf(last.Err)
-		l.Timeout = last.Err == report.ErrTimeout
+	case last.Err != outcome.None:
+		l.Class = outcome.ClassOf(last.Err)
+		l.Timeout = last.Err == outcome.Timeout
 	case !r.out.StatusOK:
-		l.Class = report.ClassProtocol
+		l.Class = outcome.ClassProtocol
 	case len(r.out.Failed) > 0:
-		l.Class = report.ClassBusiness
+		l.Class = outcome.ClassBusiness
 	}
-	l.Code, l.ErrorCode, l.Checked = int(res.Code), r.out.ErrorCode, r.out.Checked
+	l.Code, l.ErrorCode, l.Checked = last.Code, r.out.ErrorCode, r.out.Checked
 	if !x.Intended.IsZero() {
 		// An open-model request: how late it left, and its latency from
 		// when it should have left.
@@ -171,13 +179,15 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		// failed; the failed tries count as what they were.
 		hidden := make([]report.Try, 0, len(r.tries)+x.Resent+1)
 		for range x.Resent {
-			hidden = append(hidden, report.Try{Timestamp: last.Timestamp, Err: report.ErrClosed, Class: report.ClassNetwork})
+			hidden = append(hidden, report.Try{Timestamp: last.Timestamp, Err: outcome.Closed, Class: outcome.ClassNetwork, BytesOut: res.BytesOut})
 			l.RetryCauses = append(l.RetryCauses, "resent")
 		}
 		r.tries = append(hidden, r.tries...)
+		r.errs = append(make([]string, x.Resent, len(r.tries)+1), r.errs...)
 		l.Tries += x.Resent
 	}
 	r.tries = append(r.tries, last)
+	r.errs = append(r.errs, res.Error)
 	r.col.Record(stage, req, r.tries, l)
 	if r.tl != nil {
 		r.tl.Record(req, last.Timestamp.Add(last.Latency), r.tries, l)
@@ -186,7 +196,7 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		}
 	}
 
-	if l.Class == report.ClassOK && r.pr.plan.Pools != nil {
+	if l.Class == outcome.ClassOK && r.pr.plan.Pools != nil {
 		for pool, path := range r.pr.sc.Requests[req].Capture {
 			if v := gjson.GetBytes(res.Body, path); v.Exists() {
 				r.pr.plan.Pools.Put(pool, v.String())
@@ -197,7 +207,7 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		// After the captures, which take the values as they came.
 		hideSentBody(x.Hidden, res)
 	}
-	failed := l.Class != report.ClassOK
+	failed := l.Class != outcome.ClassOK
 	if failed && len(r.examples[res.Attack]) < r.maxEx {
 		r.keepExample(req, res, x, l)
 	}
@@ -209,12 +219,15 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		}
 	}
 
-	res.URL = r.redactedURL(req, res.URL)
-	if res.Error != "" {
-		res.Error = r.pr.redactor.String(res.Error)
+	for i, e := range r.errs {
+		if e != "" {
+			if len(x.Hidden) > 0 {
+				e = redact.Sent(e, x.Hidden)
+			}
+			r.errs[i] = r.pr.redactor.String(e)
+		}
 	}
-	res.Headers, res.Body = nil, nil // not kept in the raw results
-	if err := r.raw(req, res); err != nil {
+	if err := r.raw(req, r.redactedURL(req, res.URL), r.tries, r.errs); err != nil {
 		return &writeError{what: "raw results", err: err}
 	}
 	return nil
@@ -276,7 +289,7 @@ func (r *recorder) keepExample(req int, res *vegeta.Result, x *attack.Extra, l *
 	})
 }
 
-func (r *recorder) logEntry(stage, req int, res *vegeta.Result, x *attack.Extra, l *report.Logical, kind report.ErrorKind) {
+func (r *recorder) logEntry(stage, req int, res *vegeta.Result, x *attack.Extra, l *report.Logical, kind outcome.Kind) {
 	e := &r.entry
 	*e = reqlog.Entry{
 		Time: res.Timestamp, RequestID: attack.RequestID(r.pr.plan.RunID, x.Hit), Request: res.Attack,
@@ -284,10 +297,10 @@ func (r *recorder) logEntry(stage, req int, res *vegeta.Result, x *attack.Extra,
 		ErrorType: l.Class.String(), ErrorCode: l.ErrorCode, RetryCount: l.Tries - 1,
 		LatencyMS: float64(res.Latency.Microseconds()) / 1e3, FailedChecks: e.FailedChecks[:0],
 	}
-	if res.Code == 0 {
+	if kind != outcome.None {
 		e.ErrorKind = kind.String()
 		e.Error = r.pr.redactor.String(res.Error)
-	} else if l.Class != report.ClassOK {
+	} else if l.Class != outcome.ClassOK {
 		e.Error = r.pr.redactor.String(r.out.Why)
 	}
 	names := r.pr.checkers[req].Names()

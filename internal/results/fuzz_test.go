@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // readAllocBound is what reading a results file may allocate beyond a
@@ -191,6 +193,8 @@ func FuzzRoundTrip(f *testing.F) {
 			if i%2 == 1 {
 				r.URL = url
 			}
+			r.Kind = outcome.Kind(uint(code+uint16(i)) % uint(outcome.NumKinds))
+			r.More = (uint64(i)^in)%3 == 0
 			want[i] = r
 		}
 
@@ -216,7 +220,7 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rd.Header.Version != 1 || rd.Header.Scenario != h.Scenario || !rd.Header.Started.Equal(h.Started) || len(rd.Header.Requests) != len(h.Requests) {
+		if rd.Header.Version != Version || rd.Header.Scenario != h.Scenario || !rd.Header.Started.Equal(h.Started) || len(rd.Header.Requests) != len(h.Requests) {
 			t.Fatalf("header = %+v, want %+v", rd.Header, h)
 		}
 		for i, r := range h.Requests {
@@ -232,7 +236,7 @@ func FuzzRoundTrip(f *testing.F) {
 			w := want[i]
 			if got.Request != w.Request || !got.Timestamp.Equal(w.Timestamp) || got.Timestamp.UnixNano() != w.Timestamp.UnixNano() ||
 				got.Latency != w.Latency || got.Code != w.Code || got.BytesIn != w.BytesIn || got.BytesOut != w.BytesOut ||
-				got.Error != w.Error || got.URL != w.URL {
+				got.Error != w.Error || got.URL != w.URL || got.Kind != w.Kind || got.More != w.More {
 				t.Fatalf("result %d:\n got %+v\nwant %+v", i, got, w)
 			}
 		}

@@ -9,7 +9,8 @@
 // a damaged or truncated file is read up to its last whole block. A
 // payload is a run of records:
 //
-//	flags     byte: 1 an error follows, 2 a URL follows
+//	flags     byte: 1 an error follows, 2 a URL follows, 4 a kind follows,
+//	          8 more tries of the same logical request follow this one
 //	request   uvarint: index into the header's requests
 //	time      varint: send time in ns, as a difference from the last record
 //	latency   uvarint: ns
@@ -19,6 +20,11 @@
 //	error     uvarint n: 0 then a new string (uvarint length, bytes) that
 //	          becomes entry k of the error table, or k+1 for a known entry
 //	url       uvarint length, bytes: when it differs from the request's
+//	kind      uvarint: why the try failed (outcome.Kind)
+//
+// Every HTTP try is a record: a logical request's redirect hops and
+// retries come before its last try, each flagged 8. Version 1 files had
+// neither kinds nor the flag.
 package results
 
 import (
@@ -31,10 +37,15 @@ import (
 	"hash/crc32"
 	"io"
 	"time"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // Magic starts a results file.
 const Magic = "LGR1\n"
+
+// Version is the version of the records' layout that Writer writes.
+const Version = 2
 
 // Header describes the run whose results follow.
 type Header struct {
@@ -61,11 +72,19 @@ type Result struct {
 	BytesOut  uint64
 	Error     string
 	URL       string // empty when it is the request's
+	// Kind is why the try failed, None when it did not: no answer, or an
+	// answer that broke after its status.
+	Kind outcome.Kind
+	// More marks a try that is not its logical request's last: a redirect
+	// hop, or a try that was retried.
+	More bool
 }
 
 const (
 	flagError = 1 << iota
 	flagURL
+	flagKind
+	flagMore
 )
 
 const (
@@ -87,7 +106,7 @@ type Writer struct {
 
 // NewWriter writes the file's start; results follow with Write.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
-	h.Version = 1
+	h.Version = Version
 	// Blocks are 64 KiB: a small buffer only gathers their framing, and
 	// a full disk shows at the first block rather than after many.
 	bw := bufio.NewWriterSize(w, 4<<10)
@@ -118,6 +137,12 @@ func (w *Writer) Write(r *Result) error {
 	if r.URL != "" {
 		flags |= flagURL
 	}
+	if r.Kind != outcome.None {
+		flags |= flagKind
+	}
+	if r.More {
+		flags |= flagMore
+	}
 	w.buf = append(w.buf, flags)
 	w.uvarint(uint64(r.Request))
 	ts := r.Timestamp.UnixNano()
@@ -142,6 +167,9 @@ func (w *Writer) Write(r *Result) error {
 	if r.URL != "" {
 		w.uvarint(uint64(len(r.URL)))
 		w.buf = append(w.buf, r.URL...)
+	}
+	if r.Kind != outcome.None {
+		w.uvarint(uint64(r.Kind))
 	}
 	w.n++
 	if len(w.buf) >= blockSize {
@@ -208,6 +236,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 	rd := &Reader{r: br, off: int64(len(Magic) + len(line))}
 	if err := json.Unmarshal(line, &rd.Header); err != nil {
 		return nil, fmt.Errorf("results header: %w", err)
+	}
+	if rd.Header.Version > Version {
+		return nil, fmt.Errorf("results file version %d is newer than this loadgate reads (%d): use a newer loadgate", rd.Header.Version, Version)
 	}
 	return rd, nil
 }
@@ -302,7 +333,8 @@ func (rd *Reader) Next(r *Result) error {
 	if !ok1 || !ok2 || !ok3 || !ok4 || code > 65535 {
 		return bad("figures")
 	}
-	*r = Result{Request: int(req), Timestamp: time.Unix(0, rd.lastTS), Latency: time.Duration(lat), Code: uint16(code), BytesIn: in, BytesOut: out}
+	*r = Result{Request: int(req), Timestamp: time.Unix(0, rd.lastTS), Latency: time.Duration(lat), Code: uint16(code), BytesIn: in, BytesOut: out,
+		More: flags&flagMore != 0}
 	if flags&flagError != 0 {
 		k, ok := rd.uvarint()
 		if !ok {
@@ -329,6 +361,13 @@ func (rd *Reader) Next(r *Result) error {
 			return bad("url")
 		}
 		r.URL = s
+	}
+	if flags&flagKind != 0 {
+		k, ok := rd.uvarint()
+		if !ok || k == 0 || k >= uint64(outcome.NumKinds) {
+			return bad("kind")
+		}
+		r.Kind = outcome.Kind(k)
 	}
 	return nil
 }

@@ -128,13 +128,11 @@ func TestDamage(t *testing.T) {
 func TestExport(t *testing.T) {
 	t.Parallel()
 	in := sample(1000)
+	file := write(t, in)
+	open := func() (*Reader, error) { return NewReader(bytes.NewReader(file)) }
 	for _, format := range []string{FormatGob, FormatCSV, FormatJSON} {
-		rd, err := NewReader(bytes.NewReader(write(t, in)))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var buf bytes.Buffer
-		n, err := Export(rd, &buf, format)
+		n, err := Export(open, &buf, format)
 		if err != nil || n != 1000 {
 			t.Fatalf("%s: exported %d: %v", format, n, err)
 		}

@@ -134,6 +134,12 @@ type HTTP struct {
 	// MaxBody is how much of each response body is read for checks,
 	// captures and error codes; the rest is discarded. Default 1 MiB.
 	MaxBody *ByteSize `yaml:"max_body"`
+	// MaxHeaderBytes bounds a response's head (status line and headers);
+	// a longer head fails the try (head_too_large). Default 1 MiB.
+	MaxHeaderBytes *ByteSize `yaml:"max_header_bytes"`
+	// Redirects is how many redirects a request follows, each hop a try
+	// of its own; 0 makes the 3xx the answer. Default 10.
+	Redirects *int `yaml:"redirects"`
 }
 
 // Request is one kind of request the scenario sends.
@@ -152,6 +158,8 @@ type Request struct {
 	Capture map[string]string `yaml:"capture"`
 	// Retry overrides the scenario's retry policy for this request.
 	Retry *Retry `yaml:"retry"`
+	// Redirects overrides http.redirects for this request.
+	Redirects *int `yaml:"redirects"`
 
 	// Compiled templates, set by validation.
 	PathT    *template.Template            `yaml:"-"`

@@ -15,6 +15,9 @@ import (
 // Defaults of the realism settings.
 const (
 	DefaultMaxBody   = 1 << 20
+	DefaultMaxHead   = 1 << 20
+	DefaultRedirects = 10
+	MaxRedirects     = 100
 	DefaultCodePath  = "error_code"
 	DefaultLogSample = 100
 	DefaultLogMax    = 50 << 20
@@ -30,6 +33,25 @@ func (s *Scenario) MaxBodyBytes() int64 {
 		return DefaultMaxBody
 	}
 	return int64(*s.HTTP.MaxBody)
+}
+
+// MaxHeaderBytes returns the response head cap.
+func (s *Scenario) MaxHeaderBytes() int64 {
+	if s.HTTP.MaxHeaderBytes == nil {
+		return DefaultMaxHead
+	}
+	return int64(*s.HTTP.MaxHeaderBytes)
+}
+
+// RedirectsFor returns how many redirects request i follows.
+func (s *Scenario) RedirectsFor(i int) int {
+	switch {
+	case s.Requests[i].Redirects != nil:
+		return *s.Requests[i].Redirects
+	case s.HTTP.Redirects != nil:
+		return *s.HTTP.Redirects
+	}
+	return DefaultRedirects
 }
 
 // CodePath returns the JSON path of business error codes, or "" when off.
@@ -231,6 +253,17 @@ func (v *validator) expectations() {
 	}
 	if v.s.MaxBodyBytes() < 0 {
 		v.fail("http.max_body", "must not be negative")
+	}
+	if n := v.s.MaxHeaderBytes(); n < 1<<10 || n > 64<<20 {
+		v.fail("http.max_header_bytes", "must be from 1KiB to 64MiB")
+	}
+	if r := v.s.HTTP.Redirects; r != nil && (*r < 0 || *r > MaxRedirects) {
+		v.fail("http.redirects", "must be from 0 (a redirect is the answer) to %d", MaxRedirects)
+	}
+	for i, rq := range v.s.Requests {
+		if r := rq.Redirects; r != nil && (*r < 0 || *r > MaxRedirects) {
+			v.fail(fmt.Sprintf("requests[%d].redirects", i), "must be from 0 (a redirect is the answer) to %d", MaxRedirects)
+		}
 	}
 }
 
