@@ -33,7 +33,7 @@ browser:
 
 test: vet cross browser
 	LOADGATE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 8m ./...
-	$(GO) test -count=1 -run '^TestAccuracy$$' ./internal/cli
+	$(GO) test -count=1 -run '^TestAccuracy' ./internal/cli ./internal/attack
 
 # bench runs loadgate, vegeta, hey and wrk side by side against nginx on
 # loopback (about 3 minutes) and writes bench/RESULTS.md; see bench/README.md.

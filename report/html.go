@@ -104,7 +104,7 @@ type runView struct {
 	Requests   []requestRow
 	Corrected  []correctedRow
 	Generator  string
-	Saturated  string
+	Reason     string // why the verdict is what it is, beyond the thresholds
 	Phases     []phaseRow
 	Charts     []chartView
 	Errors     errorsView
@@ -330,9 +330,9 @@ func newRunView(id string, pr PageRun) runView {
 		if !g.Saturated && g.Reason != "" {
 			v.Generator += ". " + g.Reason
 		}
-		if g.Saturated {
-			v.Saturated = g.Reason
-		}
+	}
+	if r.VerdictReason != "" {
+		v.Reason = strings.ToUpper(r.Verdict[:1]) + r.Verdict[1:] + ": " + r.VerdictReason
 	}
 	for _, n := range names {
 		if p := r.Requests[n].Phases; p != nil {
@@ -661,8 +661,8 @@ const pageTemplate = pageHead + `<body>
 </tbody>
 </table></div>
 {{- end}}
-{{- if .Saturated}}
-<p class="bad"><strong>Inconclusive:</strong> {{.Saturated}}</p>
+{{- if .Reason}}
+<p class="bad"><strong>{{.Reason}}</strong></p>
 {{- end}}
 {{- if .Generator}}
 <p class="muted">Generator: {{.Generator}}</p>

@@ -114,8 +114,8 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", name, c.P50, c.P95, c.P99, c.Max)
 		}
 	}
-	if g := r.Generator; g != nil && g.Saturated {
-		fmt.Fprintf(b, "\n**Inconclusive:** %s.\n", mdText(g.Reason))
+	if r.VerdictReason != "" {
+		fmt.Fprintf(b, "\n**%s:** %s.\n", strings.ToUpper(r.Verdict[:1])+r.Verdict[1:], mdText(r.VerdictReason))
 	}
 
 	b.WriteString("\n**Errors**\n\n")

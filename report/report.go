@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"sort"
@@ -17,6 +18,10 @@ import (
 // SchemaVersion is the version of report.json's schema. Fields are only
 // ever added within a version.
 const SchemaVersion = 1
+
+// MaxSystemShare is the share of tries that may fail on loadgate's side
+// (system errors) before the verdict is inconclusive.
+const MaxSystemShare = 0.01
 
 // Verdicts.
 const (
@@ -38,11 +43,15 @@ type Report struct {
 	// Verdict is "pass" when every threshold holds, "fail" when one does
 	// not, "inconclusive" when loadgate itself was saturated, and
 	// "interrupted" when the run was stopped before its end.
-	Verdict     string   `json:"verdict"`
-	Interrupted bool     `json:"interrupted"`
-	Totals      Totals   `json:"totals"`
-	Latency     Latency  `json:"latency_ms"`
-	E2ELatency  *Latency `json:"e2e_latency_ms,omitempty"`
+	Verdict string `json:"verdict"`
+	// VerdictReason says why, when the thresholds alone did not decide
+	// the verdict: nothing succeeded, or loadgate itself failed or was
+	// saturated.
+	VerdictReason string   `json:"verdict_reason,omitempty"`
+	Interrupted   bool     `json:"interrupted"`
+	Totals        Totals   `json:"totals"`
+	Latency       Latency  `json:"latency_ms"`
+	E2ELatency    *Latency `json:"e2e_latency_ms,omitempty"`
 	// CorrectedLatency is latency from the intended send time of
 	// open-model requests (coordinated omission corrected), present when
 	// an open-model stage ran. Thresholds use it by default then.
@@ -137,9 +146,9 @@ type Meta struct {
 
 // Totals are the counts and rates of a set of results. Rates are fractions.
 type Totals struct {
-	Requests      uint64  `json:"requests"`
-	Successes     uint64  `json:"successes"`
-	Failures      uint64  `json:"failures"`
+	Requests  uint64 `json:"requests"`
+	Successes uint64 `json:"successes"`
+	Failures  uint64 `json:"failures"`
 	// ThroughputRPS is successful logical requests, and RateRPS HTTP tries,
 	// per second of the send window: the stages' durations as planned (as
 	// much as ran of an interrupted stage), not counting the wait for the
@@ -396,11 +405,19 @@ func Build(in Input) *Report {
 			r.Verdict = Fail
 		}
 	}
-	if r.Generator != nil && r.Generator.Saturated {
+	if total.Logical > 0 && total.Successes == 0 {
+		r.Verdict, r.VerdictReason = Fail, "no request succeeded"
+	}
+	if sys := total.Errors[outcome.System]; total.Requests > 0 && float64(sys) > MaxSystemShare*float64(total.Requests) {
 		r.Verdict = Inconclusive
+		r.VerdictReason = fmt.Sprintf("%s of tries failed on loadgate's side (system errors, such as no file descriptors): the figures do not speak for the target",
+			fmtPct(float64(sys)/float64(total.Requests)))
+	}
+	if r.Generator != nil && r.Generator.Saturated {
+		r.Verdict, r.VerdictReason = Inconclusive, r.Generator.Reason
 	}
 	if in.Aborted != "" {
-		r.Interrupted, r.Stopped, r.Verdict = false, in.Aborted, Fail
+		r.Interrupted, r.Stopped, r.Verdict, r.VerdictReason = false, in.Aborted, Fail, ""
 	}
 	if r.Interrupted {
 		r.Verdict = Interrupted

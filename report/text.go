@@ -159,7 +159,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(b, "\nverdict   %s\n", strings.ToUpper(r.Verdict))
+	if len(r.Thresholds) == 0 {
+		b.WriteString("\nthresholds none: nothing was gated; the verdict only says that requests succeeded\n")
+	}
+	fmt.Fprintf(b, "\nverdict   %s", strings.ToUpper(r.Verdict))
+	if r.VerdictReason != "" {
+		fmt.Fprintf(b, " (%s)", r.VerdictReason)
+	}
+	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

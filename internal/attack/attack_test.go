@@ -360,12 +360,12 @@ func (h *bodyHandler) Result(_, _ int, r *vegeta.Result, _ *Extra) error {
 	return nil
 }
 
-// TestBodyCap: a target answering 4 MiB bodies: each result keeps only
+// TestBodyCap: a target answering 1 MiB bodies: each result keeps only
 // MaxBody bytes of it (the rest is read and discarded, so the connection
 // is reused), and 0 keeps none.
 func TestBodyCap(t *testing.T) {
 	t.Parallel()
-	big := strings.Repeat("x", 4<<20)
+	big := strings.Repeat("x", 1<<20)
 	var conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(big))

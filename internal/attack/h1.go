@@ -102,10 +102,11 @@ func newH1Transport(fallback *http.Transport, dial dialFunc, abort context.Conte
 }
 
 // deadlineSlack is how late past its deadline a connection's deadline may
-// be set for a try of the given timeout: a quarter of the tolerance a
-// timeout keeps (1% of it, at least 2 ms), leaving the rest to the timer.
+// be set for a try of the given timeout: an eighth of the tolerance a
+// timeout keeps (1% of it, at least 2 ms), leaving the rest to the
+// runtime's timer (a few hundred microseconds late) and the way back.
 func deadlineSlack(timeout time.Duration) time.Duration {
-	return max(timeout/100, 2*time.Millisecond) / 4
+	return max(timeout/100, 2*time.Millisecond) / 8
 }
 
 // h1Conn is one connection.

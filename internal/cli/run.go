@@ -189,6 +189,9 @@ func applyOverrides(sc *scenario.Scenario, o *runOptions) error {
 			if err != nil || r.PerSecond <= 0 {
 				return usageErr("", "--rate %q: want a positive rate such as 200/s", o.rate)
 			}
+			if r.PerSecond > scenario.MaxRate {
+				return usageErr("split the load with --shard i/N", "--rate %q: at most %d/s, as a stage's rate", o.rate, scenario.MaxRate)
+			}
 			st.Rate = &r
 		}
 		sc.Stages = []scenario.Stage{st}

@@ -1,0 +1,127 @@
+package attack
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// endHandler notes when each stage ended and every result's send time.
+type endHandler struct {
+	nopHandler
+	mu    sync.Mutex
+	ended []time.Time
+	sent  []time.Time
+	retry int
+}
+
+func (h *endHandler) StageEnd(_ int, at time.Time, _ bool) { h.ended = append(h.ended, at) }
+func (h *endHandler) Result(_, _ int, r *vegeta.Result, x *Extra) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sent = append(h.sent, r.Timestamp)
+	for _, a := range x.Attempts {
+		h.sent = append(h.sent, a.Start)
+	}
+	h.retry += max(len(x.Attempts)-1, 0)
+	return nil
+}
+
+// A closed-model stage sends nothing after its end: 5 workers, a 500 ms
+// stage, a target that takes 1.5 s: each worker sends once, and no worker
+// that comes free after the end sends again (vegeta hands out a turn that
+// was waiting for a free worker). Nor does a retry leave after the end.
+func TestClosedStageSendsNothingAfterItsEnd(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var arrived []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrived = append(arrived, time.Now())
+		mu.Unlock()
+		time.Sleep(1500 * time.Millisecond)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	h := &endHandler{}
+	retry := &RetryPolicy{On5xx: &RetryRule{Max: 3, Delay: 10 * time.Millisecond}}
+	plan := &Plan{
+		Requests: []Request{{Name: "r0", Method: "GET", URL: srv.URL, Retry: retry}},
+		Stages:   []Stage{{Name: "s", Duration: 500 * time.Millisecond, Concurrency: 5}},
+		Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
+	}
+	start := time.Now()
+	if err := run(context.Background(), plan, h); err != nil {
+		t.Fatal(err)
+	}
+	end := start.Add(500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(arrived) != 5 || len(h.sent) != 5 || h.retry != 0 {
+		t.Fatalf("the server saw %d requests, the results %d sends and %d retries; want 5 sends, no retry", len(arrived), len(h.sent), h.retry)
+	}
+	for _, a := range arrived {
+		if a.After(end) {
+			t.Errorf("a request arrived %v after the stage's end", a.Sub(end))
+		}
+	}
+}
+
+// A stage of any size ends within its duration, one timeout and 0.5 s:
+// 1000 workers against a target that never answers.
+func TestThousandWorkersOnHangingTarget(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	const stage, timeout = time.Second, time.Second
+	h := &endHandler{}
+	plan := &Plan{
+		Requests: []Request{{Name: "r0", Method: "GET", URL: "http://" + ln.Addr().String()}},
+		Stages:   []Stage{{Name: "s", Duration: stage, Concurrency: 1000}},
+		Client:   NewHTTPClient(Client{Timeout: timeout, KeepAlive: true}),
+	}
+	start := time.Now()
+	if err := run(context.Background(), plan, h); err != nil {
+		t.Fatal(err)
+	}
+	if took := h.ended[0].Sub(start); took > stage+timeout+500*time.Millisecond {
+		t.Errorf("the stage ended after %v; its bound is %v", took, stage+timeout+500*time.Millisecond)
+	}
+	if len(h.sent) != 1000 {
+		t.Errorf("%d requests; each of the 1000 workers sends one before the stage ends", len(h.sent))
+	}
+	for _, s := range h.sent {
+		if s.After(start.Add(stage)) {
+			t.Fatalf("a request left %v after the stage's end", s.Sub(start.Add(stage)))
+		}
+	}
+}
