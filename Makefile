@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/loadgate
 SCENARIO ?= scenarios/normal.yaml
 
-.PHONY: all build run test vet cross browser bench bench-memory soak clean
+.PHONY: all build run test vet cross browser vegeta bench bench-memory soak clean
 
 all: build
 
@@ -31,8 +31,14 @@ browser:
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
-test: vet cross browser
-	LOADGATE_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 8m ./...
+# vegeta installs the vegeta CLI at the library's version into bin/: the
+# tests check that 'vegeta report' and 'vegeta plot' read what loadgate writes.
+VEGETA_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
+vegeta:
+	@test -x bin/vegeta || GOBIN=$(CURDIR)/bin $(GO) install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
+
+test: vet cross browser vegeta
+	LOADGATE_REQUIRE_BROWSER=1 LOADGATE_VEGETA=$(CURDIR)/bin/vegeta $(GO) test -race -count=1 -timeout 8m ./...
 	$(GO) test -count=1 -run '^TestAccuracy' ./internal/cli ./internal/attack
 
 # bench runs loadgate, vegeta, hey and wrk side by side against nginx on

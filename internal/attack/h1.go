@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/loadgate/loadgate/internal/outcome"
 )
@@ -53,7 +55,20 @@ type h1Transport struct {
 	mu       sync.Mutex
 	hosts    map[h1Key]*h1Host
 	sweeping bool // a goroutine sweeps the idle connections
+	// heads bounds the bytes of long response heads being read at once
+	// (past bigHead each): a target answering every request with a
+	// megabyte of headers costs bounded memory, however many are in
+	// flight.
+	heads *semaphore.Weighted
 }
+
+// Long response heads: past bigHead, a head waits for a place among the
+// headBudget/max_header_bytes read at once (at least one). Parsed, a head
+// takes about four times its bytes.
+const (
+	bigHead    = 4 << 10
+	headBudget = 2 << 20
+)
 
 // h1Key is a URL's scheme and host as written.
 type h1Key struct{ scheme, host string }
@@ -61,6 +76,7 @@ type h1Key struct{ scheme, host string }
 // h1Host is a pool of connections to one address: URLs that name it
 // differently ("host" and "host:80") share it.
 type h1Host struct {
+	t      *h1Transport
 	direct bool // no proxy: this transport serves it
 	addr   string
 	idle   []*h1Conn
@@ -98,6 +114,7 @@ func newH1Transport(fallback *http.Transport, dial dialFunc, abort context.Conte
 		maxHeader: maxHeader,
 		slack:     deadlineSlack(timeout),
 		hosts:     map[h1Key]*h1Host{},
+		heads:     semaphore.NewWeighted(max(headBudget, maxHeader)),
 	}
 }
 
@@ -125,6 +142,37 @@ type h1Conn struct {
 	// rerr is the last error reading the connection: a head parser may
 	// take a line cut short by it for a whole (malformed) line.
 	rerr error
+	// held is what the head being read holds of the transport's budget
+	// of long heads, and headCtx ends at the connection's deadline while
+	// it waits for it.
+	held       int64
+	headCtx    context.Context
+	headCancel context.CancelFunc
+}
+
+// waitCtx is a context that ends at the connection's deadline, made once
+// for the head being read.
+func (c *h1Conn) waitCtx() context.Context {
+	if c.headCtx == nil {
+		if c.deadline.IsZero() {
+			c.headCtx, c.headCancel = context.WithCancel(context.Background())
+		} else {
+			c.headCtx, c.headCancel = context.WithDeadline(context.Background(), c.deadline)
+		}
+	}
+	return c.headCtx
+}
+
+// releaseHead gives back what the head just read held of the budget.
+func (c *h1Conn) releaseHead() {
+	if c.held > 0 {
+		c.host.t.heads.Release(c.held)
+		c.held = 0
+	}
+	if c.headCancel != nil {
+		c.headCancel()
+		c.headCtx, c.headCancel = nil, nil
+	}
 }
 
 // setDeadline makes the connection's deadline d, or up to slack after it.
@@ -151,13 +199,25 @@ type h1Reader struct{ c *h1Conn }
 var errHeadTooLarge = errors.New("net/http: server response headers exceeded the limit (http.max_header_bytes); aborted")
 
 func (r h1Reader) Read(p []byte) (int, error) {
-	if r.c.limit <= 0 {
+	c := r.c
+	if c.limit <= 0 {
+		c.rerr = errHeadTooLarge
 		return 0, errHeadTooLarge
 	}
-	if int64(len(p)) > r.c.limit {
-		p = p[:r.c.limit]
+	if int64(len(p)) > c.limit {
+		p = p[:c.limit]
 	}
-	n, err := r.c.conn.Read(p)
+	if t := c.host.t; c.held == 0 && t.maxHeader-c.limit >= bigHead {
+		// A head this long takes a place among the few long heads read
+		// at once (as much of the budget as the longest head may be),
+		// waiting for it up to the try's deadline.
+		if err := t.heads.Acquire(c.waitCtx(), t.maxHeader); err != nil {
+			c.rerr = os.ErrDeadlineExceeded
+			return 0, c.rerr
+		}
+		c.held = t.maxHeader
+	}
+	n, err := c.conn.Read(p)
 	r.c.limit -= int64(n)
 	if err != nil {
 		r.c.rerr = err
@@ -292,7 +352,7 @@ func (t *h1Transport) newHost(req *http.Request, key h1Key) *h1Host {
 			return h
 		}
 	}
-	h := &h1Host{direct: direct, addr: addr}
+	h := &h1Host{t: t, direct: direct, addr: addr}
 	t.hosts[key] = h
 	return h
 }
@@ -496,10 +556,18 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 			stop()
 		}
 		pc.close()
-		if k2, ok := outcome.IO(err); ok {
+		// The parser may take a line cut short by a failed read for a
+		// whole (malformed) line: the read's failure is the kind.
+		switch k2, ok := outcome.IO(err); {
+		case ok:
 			k = k2
-		} else if k2, ok := outcome.IO(pc.rerr); ok && k != outcome.System {
-			k = k2 // the parser saw the bytes that came before the failure
+		case k == outcome.System:
+		case errors.Is(pc.rerr, errHeadTooLarge):
+			k = outcome.HeadTooLarge
+		default:
+			if k2, ok := outcome.IO(pc.rerr); ok {
+				k = k2
+			}
 		}
 		return nil, early, &outcome.Error{Kind: k, Code: code, Err: err}
 	}
@@ -525,6 +593,7 @@ func (t *h1Transport) exchange(ctx context.Context, pc *h1Conn, req *http.Reques
 	}
 	for n := 0; ; n++ {
 		resp, err = http.ReadResponse(pc.br, req)
+		pc.releaseHead()
 		if err != nil {
 			if errors.Is(err, errHeadTooLarge) {
 				return fail(outcome.HeadTooLarge, 0, err)

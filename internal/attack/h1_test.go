@@ -702,3 +702,68 @@ func TestH1HeadCap(t *testing.T) {
 		t.Fatalf("a head over 1 MiB: %v", err)
 	}
 }
+
+// Closing a body does not wait behind a read blocked on it: the close cuts
+// the read, which fails at once, however long the try's timeout; the same
+// for a gzip body, read and closed at once under the race detector.
+func TestH1CloseDoesNotWaitForRead(t *testing.T) {
+	t.Parallel()
+	for _, head := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst",
+		"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 100\r\n\r\n" + string(gzipped("x")[:10]),
+	} {
+		addr, _, _ := rawServer(t, func(c net.Conn) {
+			http.ReadRequest(bufio.NewReader(c))
+			io.WriteString(c, head)
+			io.Copy(io.Discard, c) // and nothing more
+		})
+		rt := NewHTTPClient(Client{Timeout: time.Minute, KeepAlive: true}).Transport
+		r, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		resp, err := rt.RoundTrip(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan error, 1)
+		go func() {
+			_, err := io.ReadAll(resp.Body)
+			read <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // the read is waiting on the connection
+		closed := make(chan struct{})
+		go func() {
+			resp.Body.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close waited for a read a minute's timeout away")
+		}
+		select {
+		case err := <-read:
+			if err == nil {
+				t.Error("a read cut by Close returned no error")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the read went on after Close")
+		}
+	}
+}
+
+// URLs that name a host differently ("Host" and "host", "host" and
+// "host:80") share its connections.
+func TestH1OnePoolPerAddress(t *testing.T) {
+	t.Parallel()
+	srv, conns := countConns(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true,
+		Redirect: map[string]string{"api.example.test:80": srv.Listener.Addr().String()}})
+	for _, u := range []string{"http://api.example.test/a", "http://api.example.test:80/b", "http://API.Example.test/c", "http://api.example.test.:80/d"} {
+		r, _ := http.NewRequest("GET", u, nil)
+		if body, err := get(t, cl.Transport, r); err != nil || body != "ok" {
+			t.Fatalf("%s: %q, %v", u, body, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for one address, want 1", n)
+	}
+}

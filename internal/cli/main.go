@@ -9,6 +9,10 @@ import (
 	"syscall"
 )
 
+// softMemoryLimit is the heap size past which the garbage collector works
+// harder, unless GOMEMLIMIT says otherwise.
+const softMemoryLimit = 128 << 20
+
 // Main runs loadgate as a process: the first SIGINT or SIGTERM stops the
 // run gracefully (the report is still written), a second exits at once.
 // It returns the exit code.
@@ -19,6 +23,12 @@ func Main() int {
 	// the heap grow four times the live data before collecting.
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(400)
+	}
+	// But not past a soft limit: when a hostile target keeps a thousand
+	// long answers in flight, the live heap grows and four times it would
+	// be too much. Runs whose live heap stays small never reach it.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(softMemoryLimit)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -23,6 +23,10 @@ type prepared struct {
 	redactor *redact.Redactor
 }
 
+// maxCodeBody is how much of a body is kept when only its business error
+// code is read from it.
+const maxCodeBody = 16 << 10
+
 // httpClient builds a run's HTTP client from the scenario's settings;
 // redirect sends connections for an address to another (a fault proxy).
 func httpClient(sc *scenario.Scenario, redirect map[string]string) *attack.HTTPClient {
@@ -59,7 +63,7 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 		ua = buildinfo.UserAgent()
 	}
 	out := &prepared{sc: sc, plan: p, redactor: red}
-	needBodies := sc.CodePath() != "" || sc.GroupErrorsBy.JSON != ""
+	needBodies := sc.GroupErrorsBy.JSON != ""
 	for i := range sc.Requests {
 		r := &sc.Requests[i]
 		ck := check.New(sc, r)
@@ -118,8 +122,13 @@ func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
 		p.Requests = append(p.Requests, ar)
 	}
 	p.MaxBody = 0
-	if needBodies {
+	switch {
+	case needBodies:
 		p.MaxBody = sc.MaxBodyBytes()
+	case sc.CodePath() != "":
+		// Error codes only: they sit at the top of an error's body, and
+		// a target's endless answers then cost little memory.
+		p.MaxBody = min(sc.MaxBodyBytes(), maxCodeBody)
 	}
 	switch a := sc.Auth; a.Type {
 	case scenario.AuthOAuth2:
