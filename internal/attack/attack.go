@@ -332,7 +332,7 @@ func New(p *Plan) (*Runner, error) {
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
 		next: p.Client.net, h1: p.Client.h1, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.timeout, maxHeader: p.Client.maxHeader, abort: p.Client.conns.ctx, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
+		timeout: p.Client.timeout, maxHeader: p.Client.maxHeader, maxBody: p.MaxBody, abort: p.Client.conns.ctx, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
 	}
 	if !p.NoTrace {
 		rt.tracer = &tracer{phases: p.Phases}

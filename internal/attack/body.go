@@ -50,6 +50,7 @@ func (n note) bytes(received int64) {
 // tells a note what it finds.
 type notedBody interface {
 	io.ReadCloser
+	// setNote gives the body its note, before it is handed on to be read.
 	setNote(note)
 	received() int64 // body bytes as sent, before any decoding
 }
@@ -192,7 +193,7 @@ func (b *netBody) Close() error {
 	return err
 }
 
-func (b *netBody) setNote(n note) { b.mu.Lock(); b.note = n; b.mu.Unlock() }
+func (b *netBody) setNote(n note) { b.note = n }
 func (b *netBody) received() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -272,9 +273,7 @@ func (g *gzipBody) Close() error {
 }
 
 func (g *gzipBody) setNote(n note) {
-	g.mu.Lock()
 	g.note = n
-	g.mu.Unlock()
 	g.body.setNote(n)
 }
 func (g *gzipBody) received() int64 { return g.body.received() }

@@ -844,11 +844,7 @@ func (b *h1Body) finish(ok bool) {
 	b.pc.close()
 }
 
-func (b *h1Body) setNote(n note) {
-	b.mu.Lock()
-	b.note = n
-	b.mu.Unlock()
-}
+func (b *h1Body) setNote(n note) { b.note = n }
 
 func (b *h1Body) received() int64 {
 	b.mu.Lock()

@@ -231,6 +231,15 @@ func TestHostileTargets(t *testing.T) {
 	slowTLS.StartTLS()
 	t.Cleanup(slowTLS.Close)
 
+	// Three hops of 250 ms each: one timeout covers the chain.
+	slowHops := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(250 * time.Millisecond)
+		if n := len(r.URL.Path); n < 4 {
+			http.Redirect(w, r, r.URL.Path+"h", http.StatusFound)
+		}
+	}))
+	t.Cleanup(slowHops.Close)
+
 	const timeout = 400 * time.Millisecond
 	type want struct {
 		code  int
@@ -257,6 +266,7 @@ func TestHostileTargets(t *testing.T) {
 		{"httpbin redirect kept", "GET", bin.URL + "/redirect/3", NoRedirects, want{302, 0, -1, 0}},
 		{"httpbin redirect loop", "GET", bin.URL + "/absolute-redirect/12", 0, want{302, outcome.TooManyHops, 0, 10}},
 		{"httpbin silence", "GET", bin.URL + "/delay/2", 0, want{0, outcome.Timeout, 0, 0}},
+		{"slow redirect chain", "GET", slowHops.URL + "/", 0, want{0, outcome.Timeout, 0, 1}},
 		{"httpbin trickling body", "GET", bin.URL + "/drip?duration=2&numbytes=20&code=200&delay=0", 0, want{200, outcome.Timeout, -2, 0}},
 		{"garbage", "GET", hostile(t, answer("HELLO THERE", "")), 0, want{0, outcome.Malformed, 0, 0}},
 		{"trickling head", "GET", hostile(t, func(c net.Conn) {
@@ -336,5 +346,22 @@ func TestHostileTargets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A try whose body hits the deadline is a timeout, also when retries are
+// on (each retry has a timeout of its own) and when it is retried.
+func TestBodyTimeoutWithRetries(t *testing.T) {
+	t.Parallel()
+	url := hostile(t, endlessBody)
+	for _, viaNet := range []bool{false, true} {
+		got := sendOne(t, viaNet, Client{Timeout: 200 * time.Millisecond, KeepAlive: true},
+			Request{Method: "GET", URL: url, Retry: &RetryPolicy{OnNetwork: &RetryRule{Max: 1, Delay: 10 * time.Millisecond}}})
+		if got.kind != outcome.Timeout || got.code != 200 || len(got.before) != 1 || got.before[0].Kind != outcome.Timeout {
+			t.Errorf("net/http %v: last try %d %v, tries before %+v; want two timeouts, the last with its 200", viaNet, got.code, got.kind, got.before)
+		}
+		if got.latency < 400*time.Millisecond {
+			t.Errorf("net/http %v: two tries of 200 ms took %v", viaNet, got.latency)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ type roundTripper struct {
 	hits      *hitStore
 	tracer    *tracer       // nil when tracing is off
 	timeout   time.Duration // per try, redirects included; 0 for none
+	maxBody   int64         // how much of a body the result keeps; -1: all
 	maxHeader int64         // bound on a response's head
 	abort     context.Context
 	groupBy   string // response header recorded on each try
@@ -191,6 +193,10 @@ func (t *roundTripper) last(h *hit, req *http.Request, start time.Time, resp *ht
 	if h.rec != nil && len(h.rec.attempts) > 0 {
 		h.rec.attempts = append(h.rec.attempts, Attempt{Start: start, Code: code, Kind: kind, Err: errText(req, err), Group: t.group(resp, nil)})
 	}
+	if err != nil && resp != nil {
+		resp.Body.Close() // its body failed: the error is the answer
+		resp = nil
+	}
 	return resp, err
 }
 
@@ -216,6 +222,11 @@ func (t *roundTripper) tries(req *http.Request, h *hit, pol *RetryPolicy, tok *t
 			}
 		}
 		resp, start, err := t.try(r, h, time.Now())
+		if err == nil && pol.OnNetwork != nil {
+			// A body that fails (a timeout, a reset) is a network failure
+			// to retry: read it here, before the result does.
+			err = t.readBody(resp)
+		}
 		if errors.Is(err, errAborted) {
 			return t.last(h, r, start, nil, err)
 		}
@@ -258,6 +269,49 @@ func (t *roundTripper) tries(req *http.Request, h *hit, pol *RetryPolicy, tok *t
 		if !sleepCtx(t.abort, wait) {
 			return t.last(h, r, time.Now(), nil, errAborted)
 		}
+	}
+}
+
+// readBody reads an answer's body whole, keeping what max_body keeps, and
+// gives the answer that instead. A body that fails is closed, and its
+// error carries its kind and the status.
+func (t *roundTripper) readBody(resp *http.Response) error {
+	if resp.Body == http.NoBody {
+		return nil
+	}
+	var kept []byte
+	var err error
+	if t.maxBody < 0 {
+		kept, err = io.ReadAll(resp.Body)
+	} else {
+		kept, err = io.ReadAll(io.LimitReader(resp.Body, t.maxBody))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+		}
+	}
+	var n int64 = -1
+	if nb, ok := resp.Body.(notedBody); ok {
+		n = nb.received()
+	}
+	resp.Body.Close()
+	if err != nil {
+		return outcome.Wrap(outcome.Other, err)
+	}
+	resp.Body = &readBody{Reader: bytes.NewReader(kept), n: n}
+	return nil
+}
+
+// readBody is a body read before the result reads it.
+type readBody struct {
+	*bytes.Reader
+	n int64 // the bytes the target sent; -1 when not counted
+}
+
+func (b *readBody) Close() error    { return nil }
+func (b *readBody) received() int64 { return b.n }
+func (b *readBody) setNote(n note) {
+	if b.n >= 0 {
+		n.bytes(b.n)
 	}
 }
 
