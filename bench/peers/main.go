@@ -340,7 +340,7 @@ func writeReport(b *strings.Builder, o *options, med map[string]sample, all map[
 	}
 	lg := med["loadgate"]
 	b.WriteString("\n## Ratios (loadgate / peer, requests per second)\n\n| peer | ratio | target |\n|---|---:|---|\n")
-	for _, p := range []struct{ name, target string }{{"vegeta", ">= 1.10"}, {"hey", ">= 1.00"}, {"wrk", "(reference)"}} {
+	for _, p := range []struct{ name, target string }{{"vegeta", ">= 1.30"}, {"hey", ">= 1.20"}, {"wrk", "(reference; stretch 0.85)"}} {
 		fmt.Fprintf(b, "| %s | %.2f | %s |\n", p.name, lg.rps/med[p.name].rps, p.target)
 	}
 	b.WriteString("\nloadgate ran with full measurement on: per-request attribution, a status and a JSON check on every response, DNS/connect/TLS/time-to-first-byte tracing, the time series, the request log and raw results (results.lgr). vegeta ran `vegeta attack` writing its gob results, then `vegeta report`; hey and wrk their defaults.\n")

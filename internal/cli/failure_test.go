@@ -104,8 +104,9 @@ func checkAllFailed(t *testing.T, r *report.Report, kind string) {
 	if tot.Requests < 98 || tot.Requests > 100 || tot.Errors[kind] != tot.Requests || tot.ErrorClasses[class] != tot.Requests {
 		t.Errorf("%d requests (want 100 on schedule), errors %v, classes %v", tot.Requests, tot.Errors, tot.ErrorClasses)
 	}
-	if r.Verdict != report.Pass || r.Interrupted {
-		t.Errorf("verdict %s: the run itself must go on and report", r.Verdict)
+	// The run itself goes on and reports; with nothing succeeded, it fails.
+	if r.Verdict != report.Fail || r.VerdictReason != "no request succeeded" || r.Interrupted {
+		t.Errorf("verdict %s (%s): the run must go on, report, and fail", r.Verdict, r.VerdictReason)
 	}
 }
 
