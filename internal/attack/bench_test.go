@@ -35,7 +35,7 @@ func BenchmarkAttackHit(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
 			if v.netHTTP {
-				cl.Client.Transport = cl.Transport.(*h1Transport).fallback
+				cl.Client.Transport, cl.h1 = cl.net, nil
 			}
 			p := &Plan{
 				Requests: []Request{{Name: "ok", Method: "GET", URL: url}},

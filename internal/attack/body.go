@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,40 +67,47 @@ func bodyKind(ctx context.Context, err error) outcome.Kind {
 }
 
 // viaNet sends a request through net/http's transport, within deadline.
-// It asks for gzip itself, so that the bytes it counts are those sent.
-func viaNet(next http.RoundTripper, r *http.Request, deadline time.Time, maxHeader int64) (*http.Response, error) {
+// It asks for gzip itself, so that the bytes it counts are those sent. st
+// is the try's trace, or nil when tracing is off (a trace of its own then
+// tells whether the target answered, to classify what net/http's errors
+// do not say by their types).
+func viaNet(next http.RoundTripper, r *http.Request, deadline time.Time, maxHeader int64, st *traceState) (*http.Response, error) {
 	if err := checkRequest(r); err != nil {
 		closeBody(r)
 		return nil, &outcome.Error{Kind: outcome.System, Err: err}
 	}
-	ctx, cancel := r.Context(), context.CancelFunc(func() {})
+	ctx := r.Context()
+	if st == nil {
+		st = newTraceState()
+		ctx = st.context(ctx)
+	}
+	cancel := context.CancelFunc(func() {})
 	if !deadline.IsZero() {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 	}
-	var answered atomic.Bool
-	var conn atomic.Pointer[net.Conn]
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn:              func(i httptrace.GotConnInfo) { conn.Store(&i.Conn) },
-		GotFirstResponseByte: func() { answered.Store(true) },
-	})
 	gz := asksGzip(r)
 	r = r.WithContext(ctx)
 	if gz {
-		r.Header = r.Header.Clone()
-		r.Header["Accept-Encoding"] = []string{"gzip"}
+		h := make(http.Header, len(r.Header)+1)
+		for k, v := range r.Header {
+			h[k] = v
+		}
+		h["Accept-Encoding"] = gzipOnly
+		r.Header = h
 	}
 	resp, err := next.RoundTrip(r)
 	if err != nil {
 		cancel()
 		k, ok := outcome.IO(err)
+		answered, conn := st.answered()
 		switch {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			k = outcome.Timeout
 		case ok:
-		case answered.Load():
+		case answered:
 			// The target answered, but not in HTTP, or at length.
 			k = outcome.Malformed
-			if c := conn.Load(); c != nil && readSinceWrite(*c) >= maxHeader {
+			if conn != nil && readSinceWrite(conn) >= maxHeader {
 				k = outcome.HeadTooLarge
 			}
 		default:
@@ -118,6 +123,8 @@ func viaNet(next http.RoundTripper, r *http.Request, deadline time.Time, maxHead
 	}
 	return resp, nil
 }
+
+var gzipOnly = []string{"gzip"}
 
 // checkRequest refuses what net/http would refuse to send, so that a
 // request loadgate could not make is counted as loadgate's failure.

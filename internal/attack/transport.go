@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync"
@@ -27,6 +28,7 @@ type traceState struct {
 	dnsStart, connStart, tlsStt time.Time
 	dns, connect, tls           time.Duration
 	firstByte                   time.Time
+	conn                        net.Conn // the connection of the last GotConn
 	gotConn                     int
 	reused, dialed              bool
 	// ctx carries trace over context.Background(), the context of the
@@ -46,7 +48,7 @@ func newTraceState() *traceState {
 		// A second GotConn in one try means the transport sent the
 		// request again after a reused connection failed: loadgate
 		// counts that failed try rather than hiding it.
-		GotConn:              func(i httptrace.GotConnInfo) { st.set(func() { st.gotConn++; st.reused = i.Reused }) },
+		GotConn:              func(i httptrace.GotConnInfo) { st.set(func() { st.gotConn++; st.reused, st.conn = i.Reused, i.Conn }) },
 		GotFirstResponseByte: func() { st.set(func() { st.firstByte = time.Now() }) },
 	}
 	st.ctx = httptrace.WithClientTrace(context.Background(), &st.trace)
@@ -59,6 +61,14 @@ func (st *traceState) context(parent context.Context) context.Context {
 		return st.ctx
 	}
 	return httptrace.WithClientTrace(parent, &st.trace)
+}
+
+// answered reports whether a response byte arrived, and on which
+// connection.
+func (st *traceState) answered() (bool, net.Conn) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return !st.firstByte.IsZero(), st.conn
 }
 
 func (st *traceState) set(f func()) {
@@ -82,7 +92,7 @@ func (t *tracer) begin(r *http.Request) (*traceState, *http.Request, time.Time) 
 		st = newTraceState()
 	}
 	st.mu.Lock()
-	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte = 0, 0, 0, 0, false, false, time.Time{}
+	st.dns, st.connect, st.tls, st.gotConn, st.reused, st.dialed, st.firstByte, st.conn = 0, 0, 0, 0, false, false, time.Time{}, nil
 	st.mu.Unlock()
 	return st, r.WithContext(st.context(r.Context())), time.Now()
 }

@@ -150,7 +150,7 @@ func (t *roundTripper) send(r *http.Request, h *hit, deadline time.Time) (*http.
 	if hh := t.h1host(r); hh != nil {
 		resp, err = t.h1.do(r, hh, deadline)
 	} else {
-		resp, err = viaNet(t.next, r, deadline, t.maxHeader)
+		resp, err = viaNet(t.next, r, deadline, t.maxHeader, st)
 	}
 	if st != nil {
 		if resent := t.tracer.end(st, start, h.idx, err); resent > 0 && h.idx >= 0 {
