@@ -31,7 +31,7 @@ stages: [{duration: 1h, concurrency: 50}]
 	if err != nil {
 		b.Fatal(err)
 	}
-	pr := prepare(sc, "http://127.0.0.1:1", sharding{count: 1})
+	pr := prepare(&Env{}, sc, "http://127.0.0.1:1", sharding{count: 1})
 	w, err := results.NewWriter(io.Discard, results.Header{Requests: []results.Request{{Name: "ok", Method: "GET", URL: "http://127.0.0.1:1/ok"}}})
 	if err != nil {
 		b.Fatal(err)
@@ -46,7 +46,7 @@ stages: [{duration: 1h, concurrency: 50}]
 		}
 		return nil
 	}
-	rr := newRecorder(pr, raw, reqlog.New(io.Discard, 1<<30))
+	rr := newRecorder(pr, raw, reqlog.New(io.Discard, 1<<30, nil))
 	rr.tl = report.NewTimeline(time.Second, rr.col.Names, nil, io.Discard, io.Discard)
 	rr.StageStart(0, attack.Stage{}, time.Now())
 	body := []byte(`{"code":0}`)

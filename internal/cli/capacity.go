@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
@@ -99,6 +100,7 @@ Examples:
 		if err != nil {
 			return err
 		}
+		env.learnURL(o.target)
 		scs, err := loadAll(env, fs.Args())
 		if err != nil {
 			return err
@@ -334,7 +336,8 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 	for _, t := range sc.Thresholds {
 		capRep.SLOs = append(capRep.SLOs, t.Expr.Source)
 	}
-	quiet := &Env{Stdout: io.Discard, Stderr: env.Stderr, LookupEnv: env.LookupEnv, Now: env.Now}
+	quiet := *env
+	quiet.Stdout = io.Discard
 	fmt.Fprintf(env.Stderr, "loadgate: capacity of %s: %s for %s per step, from %s, SLOs %s -> %s\n",
 		sc.Name, "open-model steps", cfg.step, fmtRateShort(cfg.StartRPS), strings.Join(capRep.SLOs, ", "), dir)
 	step := func(rate float64) (string, error) {
@@ -354,7 +357,7 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 		if err != nil {
 			return "", err
 		}
-		rd, err := runOne(ctx, quiet, &s, stepDir, raw, sharding{count: 1}, progressQuiet)
+		rd, err := runOne(ctx, &quiet, &s, stepDir, raw, sharding{count: 1}, progressQuiet)
 		if rd == nil {
 			return "", err
 		}
@@ -376,7 +379,7 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 	}
 	capRep.EndedAt = env.Now()
 	capRep.Finish(result)
-	if err := writeCapacity(dir, capRep); err != nil {
+	if err := writeCapacity(env.Files, dir, capRep); err != nil {
 		return withCode(ExitRunFail, errors.Join(searchErr, err), "")
 	}
 	var err error
@@ -405,7 +408,7 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 }
 
 // writeCapacity writes the capacity folder's files.
-func writeCapacity(dir string, c *report.Capacity) error {
+func writeCapacity(out *outfile.Writer, dir string, c *report.Capacity) error {
 	data := &chart.CapacityData{Title: c.Scenario.Name, Knee: -1, CapacityRPS: c.CapacityRPS}
 	for i, s := range c.Steps {
 		data.Steps = append(data.Steps, chart.CapacityPoint{TargetRPS: s.TargetRPS, ThroughputRPS: s.ThroughputRPS,
@@ -432,7 +435,7 @@ func writeCapacity(dir string, c *report.Capacity) error {
 	if err != nil {
 		return err
 	}
-	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), imgs); err != nil {
+	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), imgs, out.WriteFile); err != nil {
 		return err
 	}
 	var js, html, md, txt bytes.Buffer
@@ -447,7 +450,7 @@ func writeCapacity(dir string, c *report.Capacity) error {
 		}
 	}
 	for name, b := range map[string][]byte{fileCapacity: js.Bytes(), fileCapacityHTML: html.Bytes(), fileCapacityMD: md.Bytes(), "summary.txt": txt.Bytes()} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := out.WriteFile(filepath.Join(dir, name), b); err != nil {
 			return fmt.Errorf("write %s: %v", name, cleanPathErr(err))
 		}
 	}

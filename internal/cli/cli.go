@@ -7,11 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/loadgate/loadgate/internal/outfile"
+	"github.com/loadgate/loadgate/internal/redact"
+	"github.com/loadgate/loadgate/internal/scenario"
 )
 
 // Exit codes, documented in README.md.
@@ -33,6 +38,11 @@ type Env struct {
 	// CPU returns the CPU time the process has used so far, for the
 	// generator's self-health; nil reads the process's own.
 	CPU func() time.Duration
+	// Secrets knows every secret of the scenarios loaded and the values
+	// they learn while they run (OAuth2 tokens). Run masks them in
+	// whatever the command prints, and files go out through Files.
+	Secrets *redact.Redactor
+	Files   *outfile.Writer
 }
 
 // OSEnv is the Env of the running process.
@@ -60,6 +70,35 @@ func lookup(name string) *command {
 		}
 	}
 	return nil
+}
+
+// masked returns env with what it prints masked: every secret it knows or
+// learns, in every form.
+func (env *Env) masked() *Env {
+	m := *env
+	if m.Secrets == nil {
+		m.Secrets = redact.New(nil)
+	}
+	m.Files = &outfile.Writer{Redactor: m.Secrets}
+	m.Stdout, m.Stderr = m.Secrets.Writer(env.Stdout), m.Secrets.Writer(env.Stderr)
+	return &m
+}
+
+// learn registers a scenario's secrets, so that nothing the command prints
+// or writes holds them.
+func (env *Env) learn(sc *scenario.Scenario) {
+	for _, s := range sc.Secrets() {
+		env.Secrets.AddSecret(s)
+	}
+}
+
+// learnURL registers the password of a URL's userinfo.
+func (env *Env) learnURL(raw string) {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			env.Secrets.AddSecret(p)
+		}
+	}
 }
 
 // exitError carries an exit code and an optional hint.
@@ -107,6 +146,7 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if c == nil {
 		return printErr(env, usageErr("run 'loadgate help' for the list of commands", "unknown command %q%s", name, suggestCommand(name)))
 	}
+	env = env.masked()
 	err := c.run(ctx, env, args[1:])
 	if errors.Is(err, pflag.ErrHelp) {
 		writeCommandHelp(env.Stdout, c)

@@ -22,6 +22,7 @@ import (
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/buildinfo"
 	"github.com/loadgate/loadgate/internal/faults"
+	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/reqlog"
 	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/scenario"
@@ -63,7 +64,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	if proxy != nil {
 		defer proxy.Close()
 	}
-	pr := prepare(sc, base, sh)
+	pr := prepare(env, sc, base, sh)
 	if proxy != nil {
 		pr.plan.Client = httpClient(sc, map[string]string{hostPort(base): proxy.Addr()})
 	}
@@ -77,7 +78,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		raw.close()
 		return nil, fmt.Errorf("create request log: %w", err)
 	}
-	reqLog := reqlog.New(logFile, sc.LogMaxSize())
+	reqLog := reqlog.New(logFile, sc.LogMaxSize(), env.Files.Stream)
 	rec := newRecorder(pr, raw.sink, reqLog)
 	seriesFile, err1 := os.Create(filepath.Join(dir, fileSeries))
 	hlogFile, err2 := os.Create(filepath.Join(dir, fileHlog))
@@ -201,7 +202,7 @@ func finishRun(env *Env, dir string, col *report.Collector, in report.Input, int
 	if err := snap.WriteJSON(&b); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, fileStats), b.Bytes(), 0o644); err != nil {
+	if err := env.Files.WriteFile(filepath.Join(dir, fileStats), b.Bytes()); err != nil {
 		return nil, fmt.Errorf("write %s: %w", fileStats, err)
 	}
 	rd, err := loadRun(dir, env.Stderr)
@@ -212,7 +213,7 @@ func finishRun(env *Env, dir string, col *report.Collector, in report.Input, int
 	if err != nil {
 		return nil, err
 	}
-	if err := writeRendered(dir, r); err != nil {
+	if err := writeRendered(env.Files, dir, r); err != nil {
 		return r, err
 	}
 	fmt.Fprint(env.Stdout, mustText(r.rep))
@@ -245,12 +246,12 @@ func runMeta(sh sharding) report.Meta {
 	return m
 }
 
-func writeJSONFile(path string, v any) error {
+func writeJSONFile(out *outfile.Writer, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return out.WriteFile(path, append(b, '\n'))
 }
 
 // Raw results formats.

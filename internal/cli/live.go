@@ -31,7 +31,15 @@ func progressMode(env *Env, quiet bool) int {
 	if quiet {
 		return progressQuiet
 	}
-	if f, ok := env.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	w := env.Stderr
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			break
+		}
+		w = u.Unwrap() // the terminal under the masking writer
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return progressBars
 	}
 	return progressLines

@@ -39,9 +39,15 @@ func httpClient(sc *scenario.Scenario, redirect map[string]string) *attack.HTTPC
 
 // prepare builds the plan, checkers and redactor of a scenario, for this
 // process's part of the run.
-func prepare(sc *scenario.Scenario, base string, sh sharding) *prepared {
+func prepare(env *Env, sc *scenario.Scenario, base string, sh sharding) *prepared {
 	base = strings.TrimRight(base, "/")
-	red := redact.New(sc.Redact)
+	// The run's redactor knows the scenario's fields; the secrets it learns
+	// (OAuth2 tokens) reach what the command prints, too.
+	parent := env.Secrets
+	if parent == nil {
+		parent = redact.New(nil)
+	}
+	red := parent.Child(sc.Redact)
 	for _, v := range sc.Secrets() {
 		red.AddSecret(v)
 	}

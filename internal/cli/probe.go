@@ -112,11 +112,13 @@ Examples:
 			}
 		}
 		target := fs.Arg(0)
+		env.learnURL(target)
 		if strings.HasSuffix(target, ".yaml") || strings.HasSuffix(target, ".yml") {
 			sc, err := scenario.Load(target, env.LookupEnv)
 			if err != nil {
 				return withCode(ExitUsage, cleanPathErr(err), "")
 			}
+			env.learn(sc)
 			base := sc.Target.BaseURL
 			if base == scenario.Embedded {
 				srv, err := fixtures.Start("127.0.0.1:0", fixtureOptions(sc.Fixture))

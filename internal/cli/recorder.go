@@ -125,7 +125,7 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		retries := 0
 		for _, a := range x.Attempts[:n-1] {
 			t := report.Try{Code: a.Code, Err: a.Kind, Timestamp: a.Start, Latency: a.Latency, BytesIn: uint64(a.BytesIn),
-				BytesOut: uint64(a.BytesOut), Group: a.Group, Class: outcome.ClassProtocol}
+				BytesOut: uint64(a.BytesOut), Group: r.pr.redactor.String(redact.Sent(a.Group, x.Hidden)), Class: outcome.ClassProtocol}
 			switch {
 			case a.Kind != outcome.None:
 				t.Class = outcome.ClassOf(a.Kind)
@@ -173,7 +173,8 @@ func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) e
 		}
 	}
 	l.Failed = append(l.Failed, r.out.Failed...)
-	last.Group, last.Class = r.out.Group, l.Class
+	// A group key is the target's words: it may echo a secret.
+	last.Group, last.Class = r.pr.redactor.String(r.out.Group), l.Class
 	if x.Resent > 0 {
 		// The transport sent the request again after a reused connection
 		// failed; the failed tries count as what they were.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/report/chart"
@@ -108,6 +109,7 @@ func render(rd *runData) (*rendered, error) {
 // and collects every error.
 type files struct {
 	dir  string
+	out  *outfile.Writer
 	errs []error
 }
 
@@ -117,7 +119,7 @@ func (f *files) put(name string, write func(io.Writer) error) {
 		f.errs = append(f.errs, fmt.Errorf("render %s: %w", name, err))
 		return
 	}
-	if err := os.WriteFile(filepath.Join(f.dir, name), b.Bytes(), 0o644); err != nil {
+	if err := f.out.WriteFile(filepath.Join(f.dir, name), b.Bytes()); err != nil {
 		f.errs = append(f.errs, fmt.Errorf("write %s: %w", name, err))
 	}
 }
@@ -125,8 +127,8 @@ func (f *files) put(name string, write func(io.Writer) error) {
 func (f *files) err() error { return errors.Join(f.errs...) }
 
 // writeRendered writes a run's report files into dir.
-func writeRendered(dir string, r *rendered) error {
-	f := &files{dir: dir}
+func writeRendered(out *outfile.Writer, dir string, r *rendered) error {
+	f := &files{dir: dir, out: out}
 	put := f.put
 	put(fileReport, r.rep.WriteJSON)
 	put(fileSummary, r.rep.WriteText)
@@ -135,7 +137,7 @@ func writeRendered(dir string, r *rendered) error {
 	put(fileHTML, func(w io.Writer) error {
 		return report.WriteHTML(w, &report.Page{Title: r.rep.Scenario.Name, Runs: []report.PageRun{{Report: r.rep, Charts: r.charts, Dir: filepath.Base(dir)}}})
 	})
-	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), r.charts); err != nil {
+	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), r.charts, out.WriteFile); err != nil {
 		f.errs = append(f.errs, fmt.Errorf("write plots: %w", err))
 	}
 	return f.err()

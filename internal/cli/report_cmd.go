@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
 )
@@ -99,10 +100,10 @@ Examples:
 				return withCode(ExitRunFail, fmt.Errorf("create %s: %v", o.out, cleanPathErr(err)), "")
 			}
 			r.dir = o.out
-			if err := writeMerged(o.out, merged); err != nil {
+			if err := writeMerged(env.Files, o.out, merged); err != nil {
 				return withCode(ExitRunFail, err, "")
 			}
-			if err := writeRendered(o.out, r); err != nil {
+			if err := writeRendered(env.Files, o.out, r); err != nil {
 				return withCode(ExitRunFail, err, "")
 			}
 		}
@@ -116,12 +117,12 @@ Examples:
 
 // writeMerged writes merged figures, so a merged folder can itself be
 // rendered or merged again.
-func writeMerged(dir string, rd *runData) error {
+func writeMerged(out *outfile.Writer, dir string, rd *runData) error {
 	var b bytes.Buffer
 	if err := rd.snap.WriteJSON(&b); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, fileStats), b.Bytes(), 0o644); err != nil {
+	if err := out.WriteFile(filepath.Join(dir, fileStats), b.Bytes()); err != nil {
 		return err
 	}
 	if rd.series == nil {
@@ -131,10 +132,10 @@ func writeMerged(dir string, rd *runData) error {
 	if err := report.WriteSeries(rd.series, &js, &hl); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, fileSeries), js.Bytes(), 0o644); err != nil {
+	if err := out.WriteFile(filepath.Join(dir, fileSeries), js.Bytes()); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, fileHlog), hl.Bytes(), 0o644)
+	return out.WriteFile(filepath.Join(dir, fileHlog), hl.Bytes())
 }
 
 // printFormat prints runs' reports in one format.
@@ -210,7 +211,7 @@ func reportSuite(env *Env, dir string, o *reportOptions) error {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
-		if err := writeSuiteReports(o.out, verdict, runs); err != nil {
+		if err := writeSuiteReports(env.Files, o.out, verdict, runs); err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
 	}

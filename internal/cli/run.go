@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/report"
 )
@@ -146,6 +147,7 @@ func loadAll(env *Env, files []string) ([]*scenario.Scenario, error) {
 			errs = append(errs, cleanPathErr(err))
 			continue
 		}
+		env.learn(sc)
 		out = append(out, sc)
 	}
 	if len(errs) > 0 {
@@ -226,6 +228,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 	if err != nil {
 		return err
 	}
+	env.learnURL(o.target)
 	scs, err := loadAll(env, files)
 	if err != nil {
 		return err
@@ -396,7 +399,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 	if err := writeSuite(env, dir, entries, worst); err != nil {
 		return withCode(ExitRunFail, err, "")
 	}
-	if err := writeSuiteReports(dir, suiteVerdict(worst), runs); err != nil {
+	if err := writeSuiteReports(env.Files, dir, suiteVerdict(worst), runs); err != nil {
 		return withCode(ExitRunFail, err, "")
 	}
 	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
@@ -424,24 +427,24 @@ func writeSuite(env *Env, dir string, entries []suiteEntry, worst int) error {
 	}
 	fmt.Fprintf(&b, "\nsuite verdict %s (exit %d)\n", strings.ToUpper(suiteVerdict(worst)), worst)
 	fmt.Fprint(env.Stdout, "\n"+b.String())
-	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644); err != nil {
+	if err := env.Files.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String())); err != nil {
 		return err
 	}
-	return writeJSONFile(filepath.Join(dir, "suite.json"), map[string]any{
+	return writeJSONFile(env.Files, filepath.Join(dir, "suite.json"), map[string]any{
 		"schema_version": report.SchemaVersion, "verdict": suiteVerdict(worst), "exit_code": worst, "scenarios": entries,
 	})
 }
 
 // writeSuiteReports writes the suite's report.html (every scenario's
 // verdict first, then a section per scenario), junit.xml and summary.md.
-func writeSuiteReports(dir, verdict string, runs []*rendered) error {
+func writeSuiteReports(out *outfile.Writer, dir, verdict string, runs []*rendered) error {
 	page := &report.Page{Title: "suite " + filepath.Base(dir), Suite: true, Verdict: verdict}
 	var reps []*report.Report
 	for _, r := range runs {
 		page.Runs = append(page.Runs, report.PageRun{Report: r.rep, Charts: r.charts, Dir: filepath.Base(r.dir)})
 		reps = append(reps, r.rep)
 	}
-	f := &files{dir: dir}
+	f := &files{dir: dir, out: out}
 	f.put(fileHTML, func(w io.Writer) error { return report.WriteHTML(w, page) })
 	f.put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, reps) })
 	f.put(fileMD, func(w io.Writer) error { return report.WriteSuiteMarkdown(w, verdict, reps) })

@@ -5,7 +5,13 @@ package redact
 
 import (
 	"bytes"
+	"encoding/json"
+	htmlpkg "html"
+	"html/template"
+	"io"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,17 +35,20 @@ const minSecret = 4
 // may be added while a run goes on (a new OAuth2 token, say).
 type Redactor struct {
 	mu      sync.Mutex
-	secrets atomic.Pointer[[]string]
+	secrets atomic.Pointer[[]string] // every form of every secret, longest first
+	values  map[string]bool          // the secrets as given
+	parent  *Redactor                // learns every secret this one does
+	extra   []string                 // the field names given to New
 	fields  []string
-	re      *regexp.Regexp // field values in JSON and in query strings
-	num     *regexp.Regexp // numbers and booleans as JSON field values
+	re      *regexp.Regexp // field values in query strings
+	keys    *regexp.Regexp // sensitive keys in JSON
 	headers map[string]bool
 }
 
 // New returns a redactor for the default fields plus extra names (header
 // names, JSON fields or query parameters).
 func New(extra []string) *Redactor {
-	r := &Redactor{headers: map[string]bool{"authorization": true, "proxy-authorization": true, "x-api-key": true, "cookie": true}}
+	r := &Redactor{headers: map[string]bool{"authorization": true, "proxy-authorization": true, "x-api-key": true, "cookie": true}, extra: extra}
 	seen := map[string]bool{}
 	for _, f := range append(append([]string(nil), DefaultFields...), extra...) {
 		f = strings.ToLower(strings.TrimSpace(f))
@@ -55,35 +64,120 @@ func New(extra []string) *Redactor {
 		quoted[i] = regexp.QuoteMeta(f)
 	}
 	alt := strings.Join(quoted, "|")
-	// "field": "value" in JSON, and field=value in query strings and forms.
-	r.re = regexp.MustCompile(`(?i)("(?:` + alt + `)"\s*:\s*")((?:[^"\\]|\\.)*)(")|([?&;\s](?:` + alt + `)=)([^&\s"#]*)()`)
-	// "field": 13800138000 (or true): masked as a string, so the JSON
-	// stays valid.
-	r.num = regexp.MustCompile(`(?i)("(?:` + alt + `)"\s*:\s*)(-?[0-9][0-9.eE+-]*|true|false)`)
+	// field=value in query strings and forms.
+	r.re = regexp.MustCompile(`(?i)([?&;\s](?:` + alt + `)=)([^&\s"#]*)`)
+	// "field": value in JSON, at any depth and in JSON held in strings.
+	r.keys = jsonKeys(alt)
 	empty := []string{}
 	r.secrets.Store(&empty)
 	return r
 }
 
-// AddSecret registers a value that must never appear in output.
+// AddSecret registers a value that must never appear in output, in any
+// form loadgate may write it in (Forms).
 func (r *Redactor) AddSecret(v string) {
 	v = strings.TrimSpace(v)
 	if len(v) < minSecret {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	if r.values[v] {
+		r.mu.Unlock()
+		return
+	}
+	if r.values == nil {
+		r.values = map[string]bool{}
+	}
+	r.values[v] = true
 	old := *r.secrets.Load()
-	for _, s := range old {
-		if s == v {
-			return
+	next := append(make([]string, 0, len(old)+8), old...)
+	for _, f := range Forms(v) {
+		if len(f) >= minSecret && !slices.Contains(old, f) {
+			next = append(next, f)
 		}
 	}
-	next := append(append(make([]string, 0, len(old)+1), old...), v)
 	// Longest first, so a secret that contains another is masked whole.
 	sort.Slice(next, func(i, j int) bool { return len(next[i]) > len(next[j]) })
 	r.secrets.Store(&next)
+	r.mu.Unlock()
+	if r.parent != nil {
+		r.parent.AddSecret(v)
+	}
 }
+
+// Forms returns the ways a secret may be written in what loadgate writes:
+// as it is; JSON-escaped, with and without Go's escaping of < > &;
+// HTML-escaped, as html.EscapeString and html/template write it; inside a
+// JavaScript string; percent-encoded, as a query, a path and URL userinfo
+// encode it.
+func Forms(v string) []string {
+	out := []string{v}
+	add := func(f string) {
+		for _, o := range out {
+			if o == f {
+				return
+			}
+		}
+		out = append(out, f)
+	}
+	for _, html := range []bool{true, false} {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		_ = enc.Encode(v) // a string always encodes: "...", then a newline
+		add(b.String()[1 : b.Len()-2])
+	}
+	add(htmlpkg.EscapeString(v))
+	add(templateHTML.Replace(v))
+	add(template.JSEscapeString(v))
+	add(url.QueryEscape(v))
+	add(url.PathEscape(v))
+	u := url.URL{Scheme: "http", Host: "h", User: url.UserPassword("u", v)}
+	if s := u.String(); strings.HasPrefix(s, "http://u:") {
+		add(strings.TrimSuffix(strings.TrimPrefix(s, "http://u:"), "@h"))
+	}
+	return out
+}
+
+// templateHTML escapes as html/template does in text and attributes.
+var templateHTML = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;", "\x00", "\uFFFD")
+
+// Child returns a redactor for the fields of this one and extra, whose
+// secrets are also this one's (a scenario's secrets reach the terminal's).
+func (r *Redactor) Child(extra []string) *Redactor {
+	c := New(append(append([]string(nil), r.extra...), extra...))
+	r.mu.Lock()
+	values := make([]string, 0, len(r.values))
+	for v := range r.values {
+		values = append(values, v)
+	}
+	r.mu.Unlock()
+	for _, v := range values {
+		c.AddSecret(v)
+	}
+	c.parent = r
+	return c
+}
+
+// Writer returns a writer that masks every secret in each write before it
+// passes it on to w: each write must hold whole texts (a rendered file, a
+// log line, a line of the terminal).
+func (r *Redactor) Writer(w io.Writer) io.Writer { return &maskWriter{r: r, w: w} }
+
+type maskWriter struct {
+	r *Redactor
+	w io.Writer
+}
+
+func (m *maskWriter) Write(p []byte) (int, error) {
+	if _, err := m.w.Write(m.r.Bytes(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Unwrap returns the writer masked.
+func (m *maskWriter) Unwrap() io.Writer { return m.w }
 
 // SensitiveField reports whether a JSON field or query parameter's value
 // must be masked.
@@ -129,8 +223,8 @@ func (r *Redactor) String(s string) string {
 		}
 	}
 	if r.mayHoldField(s) {
-		s = r.re.ReplaceAllString(s, "${1}${4}"+Mask+"${3}${6}")
-		s = r.num.ReplaceAllString(s, `${1}"`+Mask+`"`)
+		s = r.re.ReplaceAllString(s, "${1}"+Mask)
+		s = maskJSONFields(s, r.keys)
 	}
 	return s
 }
@@ -146,8 +240,10 @@ func (r *Redactor) Bytes(b []byte) []byte {
 		}
 	}
 	if r.mayHoldField(string(b)) {
-		b = r.re.ReplaceAll(b, []byte("${1}${4}"+Mask+"${3}${6}"))
-		b = r.num.ReplaceAll(b, []byte(`${1}"`+Mask+`"`))
+		b = r.re.ReplaceAll(b, []byte("${1}"+Mask))
+		if m := maskJSONFields(string(b), r.keys); m != string(b) {
+			b = []byte(m)
+		}
 	}
 	return b
 }
@@ -172,7 +268,7 @@ func (r *Redactor) URL(u string) string {
 		}
 	}
 	if strings.IndexByte(u, '?') >= 0 && r.mayHoldField(u) {
-		u = r.re.ReplaceAllString(u, "${1}${4}"+Mask+"${3}${6}")
+		u = r.re.ReplaceAllString(u, "${1}"+Mask)
 	}
 	return u
 }

@@ -53,11 +53,17 @@ func (c *capped) Write(p []byte) (int, error) {
 	return c.w.Write(p)
 }
 
-// New returns a log writing to w, at most maxBytes.
-func New(w io.Writer, maxBytes int64) *Log {
+// New returns a log writing to w, at most maxBytes. mask, when not nil,
+// wraps what each line is written to (a line is one write), to mask the
+// secrets in it.
+func New(w io.Writer, maxBytes int64, mask func(io.Writer) io.Writer) *Log {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	cw := &capped{w: bw, max: maxBytes}
-	h := slog.NewJSONHandler(cw, &slog.HandlerOptions{Level: slog.LevelDebug})
+	var lines io.Writer = cw
+	if mask != nil {
+		lines = mask(cw)
+	}
+	h := slog.NewJSONHandler(lines, &slog.HandlerOptions{Level: slog.LevelDebug})
 	return &Log{bw: bw, cw: cw, logger: slog.New(h)}
 }
 

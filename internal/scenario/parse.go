@@ -14,6 +14,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/loadgate/loadgate/internal/redact"
+
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -84,7 +86,7 @@ func Parse(r io.Reader, file string, env Env) (*Scenario, error) {
 	if d.overflow {
 		// Decoding stopped part way: validating the rest would only
 		// report fields that were never read.
-		return nil, errors.Join(d.errs...)
+		return nil, errors.Join(d.hideValues(d.errs)...)
 	}
 	sc.pos, sc.expanded = d.pos, d.expanded
 	sc.applyDefaults()
@@ -99,9 +101,30 @@ func Parse(r io.Reader, file string, env Env) (*Scenario, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errors.Join(d.hideValues(errs)...)
 	}
 	return sc, nil
+}
+
+// hideValues writes, in the messages of errs, each value taken from the
+// environment as the reference it came from (${NAME}): an error quoting a
+// bad value must not print a secret.
+func (d *decoder) hideValues(errs []error) []error {
+	for _, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) {
+			continue
+		}
+		for name, v := range d.expanded {
+			if len(strings.TrimSpace(v)) < 4 {
+				continue
+			}
+			for _, f := range redact.Forms(v) {
+				e.Msg = strings.ReplaceAll(e.Msg, f, "${"+name+"}")
+			}
+		}
+	}
+	return errs
 }
 
 func invalidUTF8At(b []byte) int {

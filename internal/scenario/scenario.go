@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -77,6 +78,11 @@ func (s *Scenario) Secrets() []string {
 	}
 	add(s.Auth.ClientSecret)
 	add(s.Auth.Token)
+	if u, err := url.Parse(s.Target.BaseURL); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			add(p) // http://user:password@host
+		}
+	}
 	if s.Fixture.ClientSecret != "" {
 		add(s.Fixture.ClientSecret)
 	}

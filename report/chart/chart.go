@@ -84,7 +84,10 @@ func Draw(d *Data) ([]Image, error) {
 
 // WriteFiles writes each image to dir as NAME.png and NAME.svg, creating
 // dir if it is missing.
-func WriteFiles(dir string, imgs []Image) error {
+func WriteFiles(dir string, imgs []Image, write func(path string, data []byte) error) error {
+	if write == nil {
+		write = func(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write charts: %w", err)
 	}
@@ -97,7 +100,7 @@ func WriteFiles(dir string, imgs []Image) error {
 			data []byte
 		}{{".png", img.PNG}, {".svg", img.SVG}} {
 			path := filepath.Join(dir, img.Name+f.ext)
-			if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			if err := write(path, f.data); err != nil {
 				return fmt.Errorf("write chart %s: %w", img.Name, err)
 			}
 		}

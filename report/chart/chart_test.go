@@ -563,7 +563,7 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatalf("Draw: %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "charts", "run")
-	if err := WriteFiles(dir, imgs); err != nil {
+	if err := WriteFiles(dir, imgs, nil); err != nil {
 		t.Fatalf("WriteFiles: %v", err)
 	}
 	for _, img := range imgs {
@@ -581,7 +581,7 @@ func TestWriteFiles(t *testing.T) {
 			}
 		}
 	}
-	if err := WriteFiles(dir, []Image{{Name: "../escape"}}); err == nil {
+	if err := WriteFiles(dir, []Image{{Name: "../escape"}}, nil); err == nil {
 		t.Error("WriteFiles accepted a name with a path separator")
 	}
 }
