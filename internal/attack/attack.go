@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -217,7 +218,14 @@ type Plan struct {
 	// Secret registers a value that must never be written out (new OAuth2
 	// tokens); nil when nothing needs it.
 	Secret func(string)
+	// Guard, when set, checks every redirect before it is followed: an
+	// error refuses it (the production guard).
+	Guard HostGuard
 }
+
+// HostGuard checks a request about to go to u with method: an error
+// refuses it.
+type HostGuard func(u *url.URL, method string) error
 
 // Extra is what a result carries beyond vegeta's Result.
 type Extra struct {
@@ -332,7 +340,7 @@ func New(p *Plan) (*Runner, error) {
 	r.tr = newTargeter(p, hits)
 	rt := &roundTripper{
 		next: p.Client.net, h1: p.Client.h1, run: p.RunID, requestID: p.RequestID,
-		timeout: p.Client.timeout, maxHeader: p.Client.maxHeader, maxBody: p.MaxBody, abort: p.Client.conns.ctx, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
+		timeout: p.Client.timeout, maxHeader: p.Client.maxHeader, maxBody: p.MaxBody, abort: p.Client.conns.ctx, guard: p.Guard, groupBy: p.GroupBy, groupJSON: p.GroupByJSON, hits: hits,
 	}
 	if !p.NoTrace {
 		rt.tracer = &tracer{phases: p.Phases}

@@ -41,6 +41,7 @@ type roundTripper struct {
 	abort     context.Context
 	groupBy   string // response header recorded on each try
 	groupJSON string // or JSON path in the body of each retried try
+	guard     HostGuard
 	// stageEnd is when the closed-model stage running ends (Unix ns, 0
 	// for none): no retry starts after it.
 	stageEnd atomic.Int64
@@ -129,6 +130,12 @@ func (t *roundTripper) try(req *http.Request, h *hit, start time.Time) (*http.Re
 		if hops == limit {
 			resp.Body.Close()
 			return nil, start, &outcome.Error{Kind: outcome.TooManyHops, Code: resp.StatusCode, Err: fmt.Errorf("stopped after %d redirects", limit)}
+		}
+		if t.guard != nil {
+			if err := t.guard(next.URL, next.Method); err != nil {
+				resp.Body.Close()
+				return nil, start, &outcome.Error{Kind: outcome.System, Code: resp.StatusCode, Err: err}
+			}
 		}
 		_, n := discard(resp, false)
 		t.attempt(h, Attempt{Start: start, Code: resp.StatusCode, Latency: time.Since(start), BytesIn: n, BytesOut: max(req.ContentLength, 0),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/threshold"
@@ -112,7 +113,8 @@ Examples:
 		if err := setSLOs(sc, o.slos); err != nil {
 			return err
 		}
-		if err := guard(env, scs, o.allowProd, o.allowWrites); err != nil {
+		hg, err := guard(env, scs, o.allowProd, o.allowWrites)
+		if err != nil {
 			return err
 		}
 		raiseFileLimit()
@@ -126,6 +128,7 @@ Examples:
 		if dir, err = prepareDir(dir, o.out != ""); err != nil {
 			return err
 		}
+		cfg.guard = hg
 		return runCapacity(ctx, env, sc, dir, cfg, o.raw, o.format)
 	}
 	return c
@@ -136,6 +139,7 @@ type capacityConfig struct {
 	report.CapacitySearch
 	step, pause time.Duration
 	maxWorkers  int
+	guard       attack.HostGuard
 }
 
 func (o *capacityOptions) parse() (*capacityConfig, error) {
@@ -357,7 +361,7 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 		if err != nil {
 			return "", err
 		}
-		rd, err := runOne(ctx, &quiet, &s, stepDir, raw, sharding{count: 1}, progressQuiet)
+		rd, err := runOne(ctx, &quiet, &s, stepDir, raw, sharding{count: 1}, progressQuiet, cfg.guard)
 		if rd == nil {
 			return "", err
 		}

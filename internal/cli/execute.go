@@ -41,7 +41,7 @@ const (
 
 // runOne runs one scenario into dir. It returns the rendered report
 // whenever one could be built, with an error when the run failed part way.
-func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh sharding, progress int) (*rendered, error) {
+func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh sharding, progress int, hg attack.HostGuard) (*rendered, error) {
 	base := sc.Target.BaseURL
 	var notes []string
 	if base == scenario.Embedded {
@@ -69,6 +69,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		pr.plan.Client = httpClient(sc, map[string]string{hostPort(base): proxy.Addr()})
 	}
 
+	pr.plan.Guard = hg
 	raw, err := openRaw(dir, rawFormat, sc, pr)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,8 @@ type probeOptions struct {
 	ca         string
 	insecure   bool
 	method     string
+	allowProd  bool
+	allowWrite bool
 }
 
 func (o *probeOptions) register(fs *pflag.FlagSet) {
@@ -41,6 +43,8 @@ func (o *probeOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ca, "ca", "", "trust the certificate authorities in this PEM file instead of the system's")
 	fs.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate checks (phases are still timed)")
 	fs.StringVar(&o.method, "method", http.MethodGet, "HTTP method of the tries")
+	fs.BoolVar(&o.allowProd, "allow-production", false, "allow probing a production target")
+	fs.BoolVar(&o.allowWrite, "allow-writes", false, "allow a POST, PUT, PATCH or DELETE probe of production (with --allow-production)")
 }
 
 func probeCommand() *command {
@@ -139,6 +143,13 @@ Examples:
 				}
 			}
 			po.Insecure = po.Insecure || sc.HTTP.InsecureTLS
+			if sc.Target.BaseURL != scenario.Embedded {
+				probed := *sc
+				probed.Requests = []scenario.Request{{Name: "probe", Method: po.Method}}
+				if _, err := guard(env, []*scenario.Scenario{&probed}, o.allowProd, o.allowWrite); err != nil {
+					return err
+				}
+			}
 		} else {
 			if err := scenario.CheckBaseURL(strings.SplitN(target, "?", 2)[0]); err != nil && !strings.Contains(err.Error(), "query") {
 				if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
@@ -146,6 +157,10 @@ Examples:
 				}
 			}
 			po.URL = target
+			probed := &scenario.Scenario{File: "probe", Target: scenario.Target{BaseURL: target}, Requests: []scenario.Request{{Name: "probe", Method: po.Method}}}
+			if _, err := guard(env, []*scenario.Scenario{probed}, o.allowProd, o.allowWrite); err != nil {
+				return err
+			}
 		}
 		if o.format == "text" {
 			fmt.Fprintf(env.Stdout, "probing %s: %d tries, each on a new connection\n", po.URL, o.count)

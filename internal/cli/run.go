@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/report"
@@ -32,6 +33,7 @@ type runOptions struct {
 	shards      int
 	startAt     string
 	allowProd   bool
+	hostGuard   attack.HostGuard // checks every redirect, once the guard let the run go
 	allowWrites bool
 	quiet       bool
 }
@@ -243,9 +245,11 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 			return err
 		}
 	}
-	if err := guard(env, scs, o.allowProd, o.allowWrites); err != nil {
+	hg, err := guard(env, scs, o.allowProd, o.allowWrites)
+	if err != nil {
 		return err
 	}
+	o.hostGuard = hg
 	checkFileLimit(env, scs, raiseFileLimit())
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -278,7 +282,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, scs[0], dir, o.raw, sh, progressMode(env, o.quiet))
+		r, err := runOne(ctx, env, scs[0], dir, o.raw, sh, progressMode(env, o.quiet), o.hostGuard)
 		if r == nil {
 			return err
 		}
@@ -371,7 +375,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 		if _, err := prepareDir(e.Dir, true); err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, sc, e.Dir, o.raw, sh, progressMode(env, o.quiet))
+		r, err := runOne(ctx, env, sc, e.Dir, o.raw, sh, progressMode(env, o.quiet), o.hostGuard)
 		if r != nil {
 			runs = append(runs, r)
 		}

@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/loadgate/loadgate/internal/redact"
@@ -148,5 +150,34 @@ stages: [{duration: 1s, rate: 1}]
 	sc2 := bufio.NewScanner(f)
 	if !sc2.Scan() || !strings.Contains(sc2.Text(), redact.Mask) {
 		t.Errorf("the request log's first line masks nothing: %s", sc2.Text())
+	}
+}
+
+// The production guard checks every redirect: a test host that redirects
+// to a host listed as production does not get its requests through,
+// unless production is allowed.
+func TestGuardChecksRedirects(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	prod := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer prod.Close()
+	test := httptest.NewServer(http.RedirectHandler(prod.URL+"/landed", http.StatusTemporaryRedirect))
+	defer test.Close()
+	vars := map[string]string{"LOADGATE_PRODUCTION_HOSTS": prod.Listener.Addr().String()}
+	scenario := `name: hop
+target: {base_url: "` + test.URL + `", environment: test}
+requests: [{name: x, path: /}]
+stages: [{duration: 300ms, rate: 20/s}]
+`
+	code, r, out := runScenario(t, scenario, vars)
+	if hits.Load() != 0 || code != ExitInconclusive || r.Totals.Errors["system"] != r.Totals.LogicalRequests || r.Totals.StatusCodes["307"] == 0 {
+		t.Errorf("production got %d requests; exit %d, errors %v, status %v\n%s", hits.Load(), code, r.Totals.Errors, r.Totals.StatusCodes, out)
+	}
+	if ex := r.Requests["x"].Examples; len(ex) == 0 || !strings.Contains(ex[0].Error, "refused a redirect to production") {
+		t.Errorf("no word of the refused redirect in the examples: %+v", ex)
+	}
+	code, _, _ = runScenario(t, scenario, vars, "--allow-production")
+	if hits.Load() == 0 || code != ExitPass {
+		t.Errorf("allowed, production got %d requests (exit %d)", hits.Load(), code)
 	}
 }
