@@ -420,7 +420,7 @@ func Build(in Input) *Report {
 		r.Interrupted, r.Stopped, r.Verdict, r.VerdictReason = false, in.Aborted, Fail, ""
 	}
 	if r.Interrupted {
-		r.Verdict = Interrupted
+		r.Verdict, r.VerdictReason = Interrupted, ""
 	}
 	return r
 }

@@ -34,6 +34,9 @@ type Snapshot struct {
 	Aborted       string               `json:"aborted,omitempty"`
 	// Runs is the number of runs merged into this one (1 for a run).
 	Runs int `json:"runs"`
+	// Checkpoint marks the figures of a run that had not ended when they
+	// were written (every few seconds while it runs).
+	Checkpoint bool `json:"checkpoint,omitempty"`
 }
 
 // RequestSnapshot is one request name's state.

@@ -381,6 +381,22 @@ func (tl *Timeline) Close() error {
 	return tl.hbuf.Flush()
 }
 
+// Flush writes the intervals written so far to their files, so that a
+// process killed later leaves them readable.
+func (tl *Timeline) Flush() error {
+	if tl.err != nil {
+		return tl.err
+	}
+	if err := tl.jw.Flush(); err != nil {
+		tl.err = err
+		return err
+	}
+	if err := tl.hbuf.Flush(); err != nil {
+		tl.err = err
+	}
+	return tl.err
+}
+
 // Err reports the first write error, so a run can stop when its disk is
 // full.
 func (tl *Timeline) Err() error { return tl.err }

@@ -80,6 +80,9 @@ func (env *Env) masked() *Env {
 		m.Secrets = redact.New(nil)
 	}
 	m.Files = &outfile.Writer{Redactor: m.Secrets}
+	if env.Files != nil {
+		m.Files.Write = env.Files.Write
+	}
 	m.Stdout, m.Stderr = m.Secrets.Writer(env.Stdout), m.Secrets.Writer(env.Stderr)
 	return &m
 }

@@ -106,6 +106,23 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		return nil, err
 	}
 
+	info := report.ScenarioInfo{
+		Name: sc.Name, Description: sc.Description, File: sc.File,
+		Target: displayTarget(sc, base), Environment: sc.Target.Environment,
+	}
+	exprs := make([]threshold.Expr, len(sc.Thresholds))
+	for i, t := range sc.Thresholds {
+		exprs[i] = t.Expr
+	}
+	rec.flush = func(time.Time) error { return errors.Join(raw.flush(), reqLog.Flush(), rec.tl.Flush()) }
+	rec.checkpoint = func(now time.Time) error {
+		in := report.Input{
+			Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,
+			Notes: notes, Generator: rec.health.Report(),
+		}
+		return writeCheckpoint(env, dir, rec.col, in, interval, now)
+	}
+
 	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
 		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
 	faultCtx, stopFaults := context.WithCancel(runCtx)
@@ -124,6 +141,15 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	stopFaults()
 	if err := <-faultErr; err != nil && runErr == nil {
 		runErr = fmt.Errorf("faults: %w", err)
+	}
+	if rec.n == 0 && ctx.Err() != nil {
+		// Interrupted before anything was sent: no folder.
+		_ = errors.Join(raw.close(), logFile.Close(), seriesFile.Close(), hlogFile.Close())
+		for _, f := range []string{fileRaw, fileRawGob, fileLog, fileSeries, fileHlog, fileStats} {
+			os.Remove(filepath.Join(dir, f))
+		}
+		os.Remove(dir) // when nothing else is in it
+		return nil, withCode(ExitRunFail, errors.New("interrupted before anything was sent"), "")
 	}
 	switch {
 	case rec.live.aborted != "":
@@ -160,14 +186,6 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		}
 	}
 
-	info := report.ScenarioInfo{
-		Name: sc.Name, Description: sc.Description, File: sc.File,
-		Target: displayTarget(sc, base), Environment: sc.Target.Environment,
-	}
-	exprs := make([]threshold.Expr, len(sc.Thresholds))
-	for i, t := range sc.Thresholds {
-		exprs[i] = t.Expr
-	}
 	in := report.Input{
 		Faults:    faultInfos(proxy),
 		Generator: rec.health.Report(),
@@ -185,41 +203,108 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 			in.Auth.MeanMS = float64(st.Latency.Microseconds()) / 1e3 / float64(st.Requests)
 		}
 	}
-	r, err := finishRun(env, dir, rec.col, in, interval)
+	r, err := finishRun(ctx, env, dir, rec.col, in, interval)
+	if r != nil {
+		for _, w := range r.warnings {
+			fmt.Fprintf(env.Stderr, "loadgate: warning: %s (report.json was written; 'loadgate report %s --out DIR' renders the rest again)\n", w, dir)
+		}
+	}
 	if err != nil {
 		return r, errors.Join(runErr, err)
 	}
 	return r, runErr
 }
 
-// finishRun writes the run's exact figures (stats.json), then renders its
-// reports from what was written, as 'loadgate report' would.
-func finishRun(env *Env, dir string, col *report.Collector, in report.Input, interval time.Duration) (*rendered, error) {
+// writeCheckpoint writes the figures of a run still going as its
+// stats.json, marked a checkpoint: the stages under way count as cut at
+// now, so that the folder renders (as interrupted) if the process dies.
+func writeCheckpoint(env *Env, dir string, col *report.Collector, in report.Input, interval time.Duration, now time.Time) error {
+	in.Stopped = "incomplete: the run did not end; figures as of " + now.UTC().Format(time.RFC3339)
 	snap, err := col.Snapshot(in, interval)
 	if err != nil {
-		return nil, fmt.Errorf("encode figures: %w", err)
+		return err
+	}
+	snap.Checkpoint = true
+	for i := range snap.Stages {
+		if st := &snap.Stages[i]; !st.Started.IsZero() && st.Ended.IsZero() {
+			st.Ended, st.Interrupted = now, true
+		}
 	}
 	var b bytes.Buffer
 	if err := snap.WriteJSON(&b); err != nil {
-		return nil, err
+		return err
 	}
-	if err := env.Files.WriteFile(filepath.Join(dir, fileStats), b.Bytes()); err != nil {
-		return nil, fmt.Errorf("write %s: %w", fileStats, err)
+	return env.Files.WriteFile(filepath.Join(dir, fileStats), b.Bytes())
+}
+
+// finishRun renders a run's report from its exact figures (through the
+// JSON of stats.json, as 'loadgate report' reads it), prints its summary
+// whatever the disk does, then writes report.json first (whole or not at
+// all), stats.json, and the rest. The exit code follows report.json's
+// verdict: a file that cannot be written after it is a warning; report.json
+// itself not written is an error. A signal that arrives before the last
+// write makes the run interrupted, and report.json says so.
+func finishRun(ctx context.Context, env *Env, dir string, col *report.Collector, in report.Input, interval time.Duration) (*rendered, error) {
+	printed := false
+	for {
+		if ctx.Err() != nil {
+			col.MarkInterrupted()
+		}
+		snap, err := col.Snapshot(in, interval)
+		if err != nil {
+			return nil, fmt.Errorf("encode figures: %w", err)
+		}
+		var stats bytes.Buffer
+		if err := snap.WriteJSON(&stats); err != nil {
+			return nil, err
+		}
+		back, err := report.ReadSnapshot(bytes.NewReader(stats.Bytes()))
+		if err != nil {
+			return nil, err
+		}
+		r, err := render(&runData{snap: back, series: loadSeries(dir, env.Stderr), dir: dir})
+		if r == nil {
+			return nil, err
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "loadgate: warning: %v\n", err)
+		}
+		if !printed {
+			fmt.Fprint(env.Stdout, mustText(r.rep))
+			printed = true
+		}
+		if err := writeReport(env.Files, dir, r, stats.Bytes()); err != nil {
+			return r, err
+		}
+		if ctx.Err() != nil && !r.rep.Interrupted {
+			// A signal came while the report was written: it is written
+			// again, interrupted, and the summary printed said otherwise.
+			fmt.Fprintln(env.Stdout, "loadgate: interrupted while the report was written: the verdict is INTERRUPTED")
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
+		return r, nil
 	}
-	rd, err := loadRun(dir, env.Stderr)
-	if err != nil {
-		return nil, err
+}
+
+// writeReport writes a run's report.json, then its stats.json (unless
+// nil), then the rest, keeping in r.warnings those it could not write.
+func writeReport(out *outfile.Writer, dir string, r *rendered, stats []byte) error {
+	var b bytes.Buffer
+	if err := r.rep.WriteJSON(&b); err != nil {
+		return err
 	}
-	r, err := render(rd)
-	if err != nil {
-		return nil, err
+	if err := out.WriteFile(filepath.Join(dir, fileReport), b.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", fileReport, err)
 	}
-	if err := writeRendered(env.Files, dir, r); err != nil {
-		return r, err
+	var errs []error
+	if stats != nil {
+		errs = append(errs, out.WriteFile(filepath.Join(dir, fileStats), stats))
 	}
-	fmt.Fprint(env.Stdout, mustText(r.rep))
-	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
-	return r, nil
+	if err := errors.Join(append(errs, writeRendered(out, dir, r))...); err != nil {
+		r.warnings = append(r.warnings, err.Error())
+	}
+	return nil
 }
 
 func mustText(r *report.Report) string {
@@ -265,6 +350,7 @@ const (
 // rawStore is the raw results file of a run.
 type rawStore struct {
 	sink  rawSink
+	flush func() error // writes what is buffered to the file
 	close func() error
 }
 
@@ -274,7 +360,8 @@ type rawStore struct {
 // in the order they were sent, as 'vegeta plot' wants.
 func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore, error) {
 	if format == rawNone {
-		return &rawStore{sink: func(int, string, []report.Try, []string) error { return nil }, close: func() error { return nil }}, nil
+		none := func() error { return nil }
+		return &rawStore{sink: func(int, string, []report.Try, []string) error { return nil }, flush: none, close: none}, nil
 	}
 	path := filepath.Join(dir, fileRaw)
 	f, err := os.Create(path)
@@ -315,6 +402,7 @@ func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore
 			}
 			return nil
 		},
+		flush: w.Flush,
 		close: func() error { return errors.Join(w.Flush(), f.Close()) },
 	}
 	if format == rawVegeta {

@@ -45,7 +45,21 @@ type recorder struct {
 	// The last URL of each request and its redacted form: most requests
 	// have a fixed URL, so redaction is done once.
 	lastURL, lastRed []string
+
+	// flush writes what the run folder's streams buffer (raw results,
+	// request log, time series) every flushEvery; checkpoint writes the
+	// figures so far (stats.json) every checkpointEvery: a process killed
+	// leaves a folder that renders. A failure stops the run (outErr).
+	flush, checkpoint       func(now time.Time) error
+	lastFlush, lastCheckpnt time.Time
+	outErr                  error
 }
+
+// How often a run makes its folder whole on disk.
+const (
+	flushEvery      = time.Second
+	checkpointEvery = 5 * time.Second
+)
 
 // rawSink streams the tries of one logical request of request req to the
 // raw results file: each try, with its error's text (redacted), the last
@@ -104,6 +118,24 @@ func (r *recorder) Tick(now time.Time, w attack.Workers) {
 	if r.live != nil {
 		r.live.tick(now)
 	}
+	if r.outErr != nil {
+		return
+	}
+	if r.lastCheckpnt.IsZero() {
+		r.lastFlush, r.lastCheckpnt = now, now // the first ones come a while after the start
+	}
+	if r.flush != nil && now.Sub(r.lastFlush) >= flushEvery {
+		r.lastFlush = now
+		if err := r.flush(now); err != nil {
+			r.outErr = &writeError{what: "run folder", err: err}
+		}
+	}
+	if r.checkpoint != nil && now.Sub(r.lastCheckpnt) >= checkpointEvery {
+		r.lastCheckpnt = now
+		if err := r.checkpoint(now); err != nil {
+			r.outErr = &writeError{what: fileStats, err: err}
+		}
+	}
 }
 
 func (r *recorder) redactedURL(req int, u string) string {
@@ -114,6 +146,9 @@ func (r *recorder) redactedURL(req int, u string) string {
 }
 
 func (r *recorder) Result(stage, req int, res *vegeta.Result, x *attack.Extra) error {
+	if r.outErr != nil {
+		return r.outErr
+	}
 	r.n++
 	// The tries: one, or the redirect hops and retries before the last.
 	r.tries, r.errs = r.tries[:0], r.errs[:0]

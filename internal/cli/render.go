@@ -48,11 +48,16 @@ func loadRun(dir string, warn io.Writer) (*runData, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, fileStats), err)
 	}
-	rd := &runData{snap: snap, dir: dir}
+	return &runData{snap: snap, dir: dir, series: loadSeries(dir, warn)}, nil
+}
+
+// loadSeries reads a run folder's time series, up to any damage (with a
+// warning); nil when there is none.
+func loadSeries(dir string, warn io.Writer) *report.Series {
 	jf, err := os.Open(filepath.Join(dir, fileSeries))
 	if err != nil {
 		fmt.Fprintf(warn, "loadgate: warning: %s: no time series (%v); plots and windowed thresholds will be empty\n", dir, cleanPathErr(err))
-		return rd, nil
+		return nil
 	}
 	defer jf.Close()
 	var hlog io.Reader
@@ -60,11 +65,11 @@ func loadRun(dir string, warn io.Writer) (*runData, error) {
 		defer hf.Close()
 		hlog = hf
 	}
-	rd.series, err = report.ReadSeries(jf, hlog)
+	series, err := report.ReadSeries(jf, hlog)
 	if err != nil {
 		fmt.Fprintf(warn, "loadgate: warning: %s: %v; the time series is used up to there\n", dir, err)
 	}
-	return rd, nil
+	return series
 }
 
 // mergeRuns merges the runs of one split run.
@@ -89,20 +94,23 @@ type rendered struct {
 	rep    *report.Report
 	charts []chart.Image
 	dir    string
+	// warnings are the files of it that could not be written.
+	warnings []string
 }
 
-// render builds the report of rd and its plots.
+// render builds the report of rd and its plots. Plots that cannot be drawn
+// leave the report without them, with the error.
 func render(rd *runData) (*rendered, error) {
 	in, err := rd.snap.Input(rd.series)
 	if err != nil {
 		return nil, err
 	}
 	rep := report.Build(in)
-	charts, err := chart.Draw(chartData(rep, in, rd.series))
-	if err != nil {
-		return nil, fmt.Errorf("draw plots: %w", err)
+	r := &rendered{rep: rep, dir: rd.dir}
+	if r.charts, err = chart.Draw(chartData(rep, in, rd.series)); err != nil {
+		return r, fmt.Errorf("draw plots: %w", err)
 	}
-	return &rendered{rep: rep, charts: charts, dir: rd.dir}, nil
+	return r, nil
 }
 
 // files writes rendered files into a folder, each whole or not at all,
@@ -126,11 +134,11 @@ func (f *files) put(name string, write func(io.Writer) error) {
 
 func (f *files) err() error { return errors.Join(f.errs...) }
 
-// writeRendered writes a run's report files into dir.
+// writeRendered writes a run's report files other than report.json into
+// dir (writeReport writes report.json first).
 func writeRendered(out *outfile.Writer, dir string, r *rendered) error {
 	f := &files{dir: dir, out: out}
 	put := f.put
-	put(fileReport, r.rep.WriteJSON)
 	put(fileSummary, r.rep.WriteText)
 	put(fileMD, r.rep.WriteMarkdown)
 	put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, []*report.Report{r.rep}) })

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/loadgate/loadgate/internal/outfile"
+	"github.com/loadgate/loadgate/internal/results"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
 )
@@ -79,6 +83,17 @@ Examples:
 		if len(o.thresholds) > 0 {
 			return usageErr("a run folder's thresholds are the scenario's", "--threshold applies to a raw results file")
 		}
+		if fs.NArg() == 1 {
+			if r, err := killedRun(fs.Arg(0), env); r != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
+					return withCode(ExitRunFail, err, "")
+				}
+				return verdictErr{exitCode(r.rep)}
+			}
+		}
 		var runs []*runData
 		for _, dir := range fs.Args() {
 			rd, err := loadRun(dir, env.Stderr)
@@ -103,8 +118,11 @@ Examples:
 			if err := writeMerged(env.Files, o.out, merged); err != nil {
 				return withCode(ExitRunFail, err, "")
 			}
-			if err := writeRendered(env.Files, o.out, r); err != nil {
+			if err := writeReport(env.Files, o.out, r, nil); err != nil {
 				return withCode(ExitRunFail, err, "")
+			}
+			if len(r.warnings) > 0 {
+				return withCode(ExitRunFail, errors.New(strings.Join(r.warnings, "; ")), "")
 			}
 		}
 		if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
@@ -222,6 +240,62 @@ func reportSuite(env *Env, dir string, o *reportOptions) error {
 }
 
 // reportRaw reports on a raw results file.
+// killedRun renders the folder of a run that did not end (its process was
+// killed) from its raw results, when they hold more than its last
+// checkpoint (or there is none), marked incomplete; nil when the folder's
+// figures are whole or the newer.
+func killedRun(dir string, env *Env) (*rendered, error) {
+	lgr := filepath.Join(dir, fileRaw)
+	if _, err := os.Stat(lgr); err != nil {
+		return nil, nil
+	}
+	var snap *report.Snapshot
+	if f, err := os.Open(filepath.Join(dir, fileStats)); err == nil {
+		snap, err = report.ReadSnapshot(f)
+		f.Close()
+		if err == nil && !snap.Checkpoint {
+			return nil, nil // a run that ended
+		}
+	}
+	var ths []threshold.Expr
+	var checkpointed uint64
+	if snap != nil {
+		for _, src := range snap.Thresholds {
+			if e, err := threshold.Parse(src); err == nil && !e.Windowed() {
+				ths = append(ths, e)
+			}
+		}
+		for _, r := range snap.Requests {
+			checkpointed += r.Stats.Requests
+		}
+	}
+	f := &results.File{Path: lgr}
+	rd, err := f.Open()
+	if err != nil {
+		return nil, nil
+	}
+	var n uint64
+	var res results.Result
+	for rd.Next(&res) == nil {
+		n++
+	}
+	f.Close()
+	if snap != nil && n <= checkpointed {
+		return nil, nil // the checkpoint holds as much, and more figures
+	}
+	r, err := readRaw(lgr, ths)
+	if err != nil {
+		return nil, err
+	}
+	r.rep.Interrupted, r.rep.Verdict = true, report.Interrupted
+	r.rep.Stopped = "incomplete: the run did not end; rendered from its raw results (" + strconv.FormatUint(n, 10) + " tries)"
+	if snap != nil {
+		r.rep.Scenario = snap.Scenario
+	}
+	fmt.Fprintf(env.Stderr, "loadgate: warning: %s did not end; %s\n", dir, strings.TrimPrefix(r.rep.Stopped, "incomplete: the run did not end; "))
+	return r, nil
+}
+
 func reportRaw(env *Env, path string, o *reportOptions) error {
 	var ths []threshold.Expr
 	for _, src := range o.thresholds {

@@ -192,10 +192,16 @@ func (w *Writer) flushBlock() error {
 		}
 	}
 	w.buf = w.buf[:0]
+	// The block goes to the file whole, its checksum with it: a process
+	// killed after this leaves a readable block.
+	if err := w.w.Flush(); err != nil {
+		w.err = err
+		return err
+	}
 	return nil
 }
 
-// Flush writes what is buffered as a block.
+// Flush writes what is buffered as a block (a short one), to the file.
 func (w *Writer) Flush() error {
 	if err := w.flushBlock(); err != nil {
 		return err
