@@ -173,7 +173,9 @@ thresholds: [error_rate < 1%]
 		code int
 	}{
 		{"full from the first file", func(string) bool { return true }, ExitRunFail},
-		{"full from the plots on", func(p string) bool { return filepath.Base(filepath.Dir(p)) == dirPlots || strings.HasSuffix(p, ".html") }, ExitPass},
+		{"full from the plots on", func(p string) bool {
+			return filepath.Base(filepath.Dir(p)) == dirPlots || strings.HasSuffix(p, ".html")
+		}, ExitPass},
 	} {
 		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
 		var stdout, stderr bytes.Buffer
