@@ -59,6 +59,8 @@ func (p *PhaseStats) snapshot() (*PhaseSnapshot, error) {
 	if p == nil {
 		return nil, nil
 	}
+	p.mu.Lock() // a checkpoint takes it while requests go on
+	defer p.mu.Unlock()
 	out := &PhaseSnapshot{New: p.New, Reused: p.Reused}
 	for i, h := range p.Hists {
 		b, err := encodeHist(h)

@@ -115,6 +115,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		exprs[i] = t.Expr
 	}
 	rec.flush = func(time.Time) error { return errors.Join(raw.flush(), reqLog.Flush(), rec.tl.Flush()) }
+	rec.flushPeriod = min(interval, flushEvery)
 	rec.checkpoint = func(now time.Time) error {
 		in := report.Input{
 			Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,

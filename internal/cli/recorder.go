@@ -47,10 +47,12 @@ type recorder struct {
 	lastURL, lastRed []string
 
 	// flush writes what the run folder's streams buffer (raw results,
-	// request log, time series) every flushEvery; checkpoint writes the
+	// request log, time series) every flushEvery, or every interval when
+	// that is shorter (flushPeriod); checkpoint writes the
 	// figures so far (stats.json) every checkpointEvery: a process killed
 	// leaves a folder that renders. A failure stops the run (outErr).
 	flush, checkpoint       func(now time.Time) error
+	flushPeriod             time.Duration
 	lastFlush, lastCheckpnt time.Time
 	outErr                  error
 }
@@ -124,7 +126,7 @@ func (r *recorder) Tick(now time.Time, w attack.Workers) {
 	if r.lastCheckpnt.IsZero() {
 		r.lastFlush, r.lastCheckpnt = now, now // the first ones come a while after the start
 	}
-	if r.flush != nil && now.Sub(r.lastFlush) >= flushEvery {
+	if r.flush != nil && now.Sub(r.lastFlush) >= r.flushPeriod {
 		r.lastFlush = now
 		if err := r.flush(now); err != nil {
 			r.outErr = &writeError{what: "run folder", err: err}
