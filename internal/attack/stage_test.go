@@ -2,14 +2,19 @@ package attack
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/loadgate/loadgate/internal/outcome"
 )
 
 // endHandler notes when each stage ended and every result's send time.
@@ -122,6 +127,42 @@ func TestThousandWorkersOnHangingTarget(t *testing.T) {
 	for _, s := range h.sent {
 		if s.After(start.Add(stage)) {
 			t.Fatalf("a request left %v after the stage's end", s.Sub(start.Add(stage)))
+		}
+	}
+}
+
+// A redirect goes to a host only when the guard lets it: refused, the try
+// fails (system) with the redirect's status counted, and the host gets
+// nothing; allowed, it is followed.
+func TestGuardAllowsWhatItMay(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	prod := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer prod.Close()
+	hop := httptest.NewServer(http.RedirectHandler(prod.URL+"/landed", http.StatusTemporaryRedirect))
+	defer hop.Close()
+	for _, allow := range []bool{false, true} {
+		h := &oneHandler{}
+		p := &Plan{
+			Requests: []Request{{Name: "r", Method: "GET", URL: hop.URL, Weight: 1}},
+			Stages:   []Stage{{Name: "one", Open: true, Rate: 1000, RampTo: 1000, Duration: time.Millisecond}},
+			Client:   NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
+			Guard: func(u *url.URL, method string) error {
+				if !allow && u.Host == prod.Listener.Addr().String() {
+					return errors.New("production")
+				}
+				return nil
+			},
+		}
+		if err := run(t.Context(), p, h); err != nil {
+			t.Fatal(err)
+		}
+		got := h.got[0]
+		switch {
+		case !allow && (got.kind != outcome.System || got.code != http.StatusTemporaryRedirect || hits.Load() != 0):
+			t.Errorf("refused: %d %v, production got %d", got.code, got.kind, hits.Load())
+		case allow && (got.kind != outcome.None || got.code != 200 || hits.Load() != 1):
+			t.Errorf("allowed: %d %v, production got %d", got.code, got.kind, hits.Load())
 		}
 	}
 }

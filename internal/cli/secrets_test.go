@@ -83,18 +83,18 @@ stages: [{duration: 1s, rate: 1}]
 		t.Fatalf("run: exit %d\n%s", code, printed.String())
 	}
 	run("run", sc, "--out", b, "--raw", "vegeta")
-	for _, f := range []string{"text", "json", "html", "md", "junit"} {
-		run("report", a, "--format", f)
-	}
-	run("report", filepath.Join(a, "results.lgr"), "--format", "json")
+	// Each rendering draws the plots, which the race detector makes slow:
+	// the formats report prints come from one rendering (--out writes them
+	// all), and the capacity search has one step.
 	run("report", a, b, "--out", filepath.Join(dir, "merged"))
+	run("report", filepath.Join(a, "results.lgr"), "--format", "json")
 	for _, f := range []string{"text", "md", "json", "junit"} {
 		run("compare", a, b, "--format", f)
 	}
 	run("export", a, "--format", "json", "--out", filepath.Join(dir, "export.json"))
-	run("capacity", sc, "--slo", "error_rate <= 100%", "--start", "5/s", "--max", "6/s", "--step-duration", "1s", "--pause", "0s", "--out", filepath.Join(dir, "cap"))
-	run("probe", sc, "--count", "2")
-	run("probe", strings.Replace(base, "${DB_PASSWORD}", secrets["DB_PASSWORD"], 1)+"/v1/x", "--count", "2")
+	run("capacity", sc, "--slo", "error_rate <= 100%", "--start", "1/s", "--max", "1/s", "--step-duration", "1s", "--pause", "0s", "--out", filepath.Join(dir, "cap"))
+	run("probe", sc, "--count", "2", "--interval", "10ms")
+	run("probe", strings.Replace(base, "${DB_PASSWORD}", secrets["DB_PASSWORD"], 1)+"/v1/x", "--count", "2", "--interval", "10ms")
 	if code := run("validate", bad); code != ExitUsage || !strings.Contains(printed.String(), "${MY_SECRET}") {
 		t.Errorf("validate: exit %d; the error should name ${MY_SECRET} instead of its value", code)
 	}
@@ -154,8 +154,8 @@ stages: [{duration: 1s, rate: 1}]
 }
 
 // The production guard checks every redirect: a test host that redirects
-// to a host listed as production does not get its requests through,
-// unless production is allowed.
+// to a host listed as production does not get its requests through
+// (TestGuardAllowsWhatItMay: unless production is allowed).
 func TestGuardChecksRedirects(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int64
@@ -175,9 +175,5 @@ stages: [{duration: 300ms, rate: 20/s}]
 	}
 	if ex := r.Requests["x"].Examples; len(ex) == 0 || !strings.Contains(ex[0].Error, "refused a redirect to production") {
 		t.Errorf("no word of the refused redirect in the examples: %+v", ex)
-	}
-	code, _, _ = runScenario(t, scenario, vars, "--allow-production")
-	if hits.Load() == 0 || code != ExitPass {
-		t.Errorf("allowed, production got %d requests (exit %d)", hits.Load(), code)
 	}
 }
