@@ -37,9 +37,12 @@ VEGETA_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/tsenart/vege
 vegeta:
 	@test -x bin/vegeta || GOBIN=$(CURDIR)/bin $(GO) install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
+# test runs every test under the race detector, then the timing tests
+# (which skip under it) one package at a time, so nothing else loads the
+# machine while they measure.
 test: vet cross browser vegeta
 	LOADGATE_REQUIRE_BROWSER=1 LOADGATE_VEGETA=$(CURDIR)/bin/vegeta $(GO) test -race -count=1 -timeout 8m ./...
-	$(GO) test -count=1 -run '^TestAccuracy' ./internal/cli ./internal/attack
+	$(GO) test -count=1 -p 1 -run '^TestAccuracy' ./internal/cli ./internal/attack
 
 # bench runs loadgate, vegeta, hey and wrk side by side against nginx on
 # loopback (about 3 minutes) and writes bench/RESULTS.md; see bench/README.md.

@@ -1,13 +1,15 @@
 package attack
 
 import (
-	"encoding/hex"
+	"encoding/binary"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/loadgate/loadgate/internal/outcome"
 )
@@ -164,22 +166,10 @@ func parseTag(frag string) (req int, hid uint64, ok bool) {
 // run's id and the hit number, sent as X-Request-ID and written in the
 // request log, so no table of ids is kept.
 func RequestID(run [8]byte, hid uint64) string {
-	var b [16]byte
-	copy(b[:8], run[:])
-	for i := 0; i < 8; i++ {
-		b[15-i] = byte(hid >> (8 * i))
-	}
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	var id uuid.UUID
+	copy(id[:8], run[:])
+	binary.BigEndian.PutUint64(id[8:], hid)
+	id[6] = id[6]&0x0f | 0x80 // version 8
+	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+	return id.String()
 }

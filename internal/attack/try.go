@@ -67,14 +67,22 @@ func (t *roundTripper) attempt(h *hit, a Attempt) {
 	}
 }
 
-func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *roundTripper) RoundTrip(in *http.Request) (*http.Response, error) {
 	h := hit{idx: -1}
-	if idx, id, ok := parseTag(req.URL.Fragment); ok {
+	if idx, id, ok := parseTag(in.URL.Fragment); ok {
 		h.idx, h.id = idx, id
 	}
-	// vegeta numbers every request in a header of its own; X-Request-ID
-	// already names it, and the target need not parse both.
-	delete(req.Header, "X-Vegeta-Seq")
+	// The request is the caller's: its headers go on a copy, which drops
+	// the one vegeta numbers every request with (X-Request-ID already
+	// names it, and the target need not parse both).
+	req := new(http.Request)
+	*req = *in
+	req.Header = make(http.Header, len(in.Header)+2)
+	for k, v := range in.Header {
+		if k != "X-Vegeta-Seq" {
+			req.Header[k] = v
+		}
+	}
 	if t.requestID && h.idx >= 0 {
 		req.Header["X-Request-Id"] = []string{RequestID(t.run, h.id)}
 	}

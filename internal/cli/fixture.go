@@ -113,7 +113,7 @@ func fixtureCommand() *command {
 		usage:   "loadgate fixture [--addr 127.0.0.1:8080] [--client-id ID] [--client-secret S] [--token-ttl D] [fault flags]",
 		details: `Serves the fixture API that 'target: {base_url: embedded}' starts inside a
 run: OAuth2 tokens (POST /oauth/token), customers and orders under /v1 with
-the seed CRM's field rules and error codes, rate limits and fault knobs. The
+a CRM's field rules and error codes, rate limits and fault knobs. The
 admin API (/admin/faults, /admin/reset, /admin/stats) changes faults while
 it runs; it is on only when LOADGATE_ADMIN_TOKEN is set, and needs that
 token in X-Admin-Token. Stop it with Ctrl-C.

@@ -80,7 +80,7 @@ an invalid scenario (nothing is sent); 3 the run failed or was interrupted
 a second Ctrl-C exits at once).
 
 Examples:
-  loadgate run scenarios/quick.yaml
+  loadgate run scenarios/normal.yaml
   loadgate run scenarios/normal.yaml --target http://127.0.0.1:8080
   loadgate run scenarios/stress.yaml --duration 60s
   loadgate run scenarios/normal.yaml --rate 500/s --duration 30s --out /tmp/run1
@@ -96,7 +96,7 @@ Examples:
 			return err
 		}
 		if fs.NArg() == 0 {
-			return usageErr("give a scenario file, such as: loadgate run scenarios/quick.yaml", "run: no scenario given")
+			return usageErr("give a scenario file, such as: loadgate run scenarios/normal.yaml", "run: no scenario given")
 		}
 		return runScenarios(ctx, env, &o, fs.Args())
 	}
