@@ -166,3 +166,34 @@ func TestGuardAllowsWhatItMay(t *testing.T) {
 		}
 	}
 }
+
+// The round tripper leaves the caller's request as it was: the headers it
+// adds and the one it drops are on a copy.
+func TestRoundTripLeavesRequestAlone(t *testing.T) {
+	t.Parallel()
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer srv.Close()
+	r, err := New(&Plan{
+		Requests: []Request{{Name: "r", Method: "GET", URL: srv.URL}}, RequestID: true,
+		Client: NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true}),
+		Auth:   Auth{Kind: "bearer", Token: "t0ken-value"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"#0.7", nil)
+	req.Header.Set("X-Vegeta-Seq", "7")
+	before := req.Header.Clone()
+	resp, err := r.rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(req.Header) != len(before) || req.Header.Get("X-Vegeta-Seq") != "7" || req.Header.Get("Authorization") != "" {
+		t.Errorf("the caller's headers changed: %v, were %v", req.Header, before)
+	}
+	if got.Get("X-Vegeta-Seq") != "" || got.Get("Authorization") != "Bearer t0ken-value" || len(got.Get("X-Request-Id")) != 36 {
+		t.Errorf("the target got %v", got)
+	}
+}
