@@ -43,7 +43,7 @@ if [ "${1:-}" = memory ]; then
 fi
 
 go test -run '^$' -bench 'Record|Render|Check|Write|Read|Phases|RecorderResult' -benchmem -benchtime 200ms \
-	./report/ ./internal/check/ ./internal/template/ ./internal/results/ ./internal/cli/ | tee "$work/gobench.txt"
+	./report/ ./internal/check/ ./internal/template/ ./internal/results/ ./internal/run/ | tee "$work/gobench.txt"
 # The cost of phase tracing: requests/s at 50 workers against nginx, traced
 # and not, alternating.
 go test -run '^$' -bench 'AttackHit' -benchmem -benchtime 100000x -count 3 ./internal/attack/ | tee -a "$work/gobench.txt"

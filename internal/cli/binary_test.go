@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -151,8 +152,8 @@ func TestSignalStopsRunAndKeepsData(t *testing.T) {
 			// The time series and the request log were flushed too: the
 			// intervals add up to the run, and the log holds every line
 			// the report counts, each aborted request among them.
-			js, err1 := os.Open(filepath.Join(out, fileSeries))
-			hl, err2 := os.Open(filepath.Join(out, fileHlog))
+			js, err1 := os.Open(filepath.Join(out, run.FileSeries))
+			hl, err2 := os.Open(filepath.Join(out, run.FileHlog))
 			if err := errors.Join(err1, err2); err != nil {
 				t.Fatal(err)
 			}

@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,12 +12,11 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/loadgate/loadgate/internal/attack"
-	"github.com/loadgate/loadgate/internal/outfile"
+	"github.com/loadgate/loadgate/internal/capacity"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
-	"github.com/loadgate/loadgate/report/chart"
 )
 
 type capacityOptions struct {
@@ -51,7 +47,7 @@ func (o *capacityOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.target, "target", "", "base URL to send requests to, overriding the scenario's target.base_url")
 	fs.StringVar(&o.out, "out", "", "write the capacity folder exactly here")
 	fs.StringVar(&o.resultsDir, "results-dir", "results", "parent folder of the timestamped capacity folder when --out is not given")
-	fs.StringVar(&o.raw, "raw", rawNone, "raw results of each step: none, lgr or vegeta")
+	fs.StringVar(&o.raw, "raw", run.RawNone, "raw results of each step: none, lgr or vegeta")
 	fs.StringVarP(&o.format, "format", "f", "text", "what to print: text, json or md")
 	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a production target")
 	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
@@ -122,38 +118,30 @@ Examples:
 		if dir == "" {
 			dir = filepath.Join(o.resultsDir, env.Now().UTC().Format("20060102T150405Z")+"-capacity-"+sc.Name)
 		}
-		if _, err := os.Stat(filepath.Join(dir, fileCapacity)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, capacity.FileJSON)); err == nil {
 			return usageErr("choose another --out folder, or remove the earlier search", "%s already holds a capacity search", dir)
 		}
-		if dir, err = prepareDir(dir, o.out != ""); err != nil {
+		if dir, err = run.PrepareDir(dir, o.out != ""); err != nil {
 			return err
 		}
-		cfg.guard = hg
-		return runCapacity(ctx, env, sc, dir, cfg, o.raw, o.format)
+		cfg.Guard, cfg.Raw = hg, o.raw
+		return runCapacity(ctx, env, sc, dir, cfg, o.format)
 	}
 	return c
 }
 
-// capacityConfig is the search, parsed.
-type capacityConfig struct {
-	report.CapacitySearch
-	step, pause time.Duration
-	maxWorkers  int
-	guard       attack.HostGuard
-}
-
-func (o *capacityOptions) parse() (*capacityConfig, error) {
+func (o *capacityOptions) parse() (*capacity.Config, error) {
 	switch o.format {
 	case "text", "json", "md":
 	default:
 		return nil, usageErr("", "--format %q: want text, json or md", o.format)
 	}
 	switch o.raw {
-	case rawLean, rawVegeta, rawNone:
+	case run.RawLgr, run.RawVegeta, run.RawNone:
 	default:
 		return nil, usageErr("", "--raw %q: want none, lgr or vegeta", o.raw)
 	}
-	cfg := &capacityConfig{}
+	cfg := &capacity.Config{}
 	for _, r := range []struct {
 		flag, v string
 		to      *float64
@@ -168,10 +156,10 @@ func (o *capacityOptions) parse() (*capacityConfig, error) {
 		return nil, usageErr("", "--max %s is below --start %s", o.max, o.start)
 	}
 	var err error
-	if cfg.step, err = scenario.ParseDuration(o.stepDuration); err != nil || cfg.step < time.Second {
+	if cfg.Step, err = scenario.ParseDuration(o.stepDuration); err != nil || cfg.Step < time.Second {
 		return nil, usageErr("", "--step-duration %q: want a duration of at least 1s, such as 30s", o.stepDuration)
 	}
-	if cfg.pause, err = scenario.ParseDuration(o.pause); err != nil {
+	if cfg.Pause, err = scenario.ParseDuration(o.pause); err != nil {
 		return nil, usageErr("", "--pause %q: want a duration such as 5s, or 0s", o.pause)
 	}
 	m, err := strconv.ParseFloat(strings.TrimSuffix(o.margin, "%"), 64)
@@ -184,7 +172,7 @@ func (o *capacityOptions) parse() (*capacityConfig, error) {
 	if o.precision <= 0 || o.precision >= 1 {
 		return nil, usageErr("", "--precision %g: want a fraction such as 0.05", o.precision)
 	}
-	cfg.Margin, cfg.Factor, cfg.Precision, cfg.StepDurationS = m/100, o.factor, o.precision, cfg.step.Seconds()
+	cfg.Margin, cfg.Factor, cfg.Precision, cfg.StepDurationS = m/100, o.factor, o.precision, cfg.Step.Seconds()
 	return cfg, nil
 }
 
@@ -226,165 +214,12 @@ func setSLOs(sc *scenario.Scenario, slos []string) error {
 	return usageErr("", "%s", strings.Join(msgs, "\n"))
 }
 
-const (
-	fileCapacity     = "capacity.json"
-	fileCapacityHTML = "capacity.html"
-	fileCapacityMD   = "capacity.md"
-	// capacityMinRate is where a search that finds no passing rate gives up.
-	capacityMinRate = 1.0
-	// capacityMaxSteps bounds a search, whatever its settings.
-	capacityMaxSteps = 60
-)
-
-// stepFunc runs one step at a rate and returns its verdict.
-type stepFunc func(rate float64) (string, error)
-
-// roundRate keeps rates to a tenth of a request per second.
-func roundRate(r float64) float64 { return math.Max(math.Round(r*10)/10, 0.1) }
-
-// searchCapacity steps the rate up by the factor until a step fails (or
-// --max passes), steps down when the first one fails, then bisects
-// between the last pass and the first fail until they are within the
-// precision. It returns how the search ended.
-func searchCapacity(cfg report.CapacitySearch, step stepFunc) (string, error) {
-	var lastPass, firstFail float64
-	tried := map[float64]bool{}
-	run := func(r float64) (string, error) {
-		tried[r] = true
-		v, err := step(r)
-		if err != nil {
-			return "", err
-		}
-		switch v {
-		case report.Pass:
-			lastPass = math.Max(lastPass, r)
-		case report.Fail:
-			if firstFail == 0 || r < firstFail {
-				firstFail = r
-			}
-		}
-		return v, nil
-	}
-	stop := func(v string) (string, bool) {
-		switch v {
-		case report.Inconclusive:
-			return report.CapGeneratorLimited, true
-		case report.Interrupted:
-			return report.CapInterrupted, true
-		}
-		return "", false
-	}
-	// Up until a step fails.
-	r := roundRate(cfg.StartRPS)
-	for n := 0; ; n++ {
-		v, err := run(r)
-		if err != nil {
-			return "", err
-		}
-		if res, done := stop(v); done {
-			return res, nil
-		}
-		if v != report.Pass {
-			break
-		}
-		if r >= cfg.MaxRPS {
-			return report.CapAtMax, nil
-		}
-		r = math.Min(roundRate(r*cfg.Factor), cfg.MaxRPS)
-		if n >= capacityMaxSteps {
-			return report.CapAtMax, nil
-		}
-	}
-	// Down when nothing passed yet.
-	for lastPass == 0 {
-		r = roundRate(r / cfg.Factor)
-		if r < capacityMinRate || len(tried) >= capacityMaxSteps {
-			return report.CapNone, nil
-		}
-		v, err := run(r)
-		if err != nil {
-			return "", err
-		}
-		if res, done := stop(v); done {
-			return res, nil
-		}
-	}
-	// Bisect.
-	for (firstFail-lastPass)/lastPass > cfg.Precision && len(tried) < capacityMaxSteps {
-		mid := roundRate((lastPass + firstFail) / 2)
-		if tried[mid] {
-			break
-		}
-		v, err := run(mid)
-		if err != nil {
-			return "", err
-		}
-		if res, done := stop(v); done {
-			return res, nil
-		}
-	}
-	return report.CapFound, nil
-}
-
-func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir string, cfg *capacityConfig, raw, format string) error {
-	var maxWorkers int
-	for _, st := range sc.Stages {
-		if st.Open() && st.MaxWorkers > 0 {
-			maxWorkers = st.MaxWorkers
-		}
-	}
-	capRep := &report.Capacity{
-		SchemaVersion: report.SchemaVersion, StartedAt: env.Now(), Search: cfg.CapacitySearch, Meta: runMeta(sharding{count: 1}),
-		Scenario: report.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Environment: sc.Target.Environment},
-	}
-	for _, t := range sc.Thresholds {
-		capRep.SLOs = append(capRep.SLOs, t.Expr.Source)
-	}
-	quiet := *env
-	quiet.Stdout = io.Discard
-	fmt.Fprintf(env.Stderr, "loadgate: capacity of %s: %s for %s per step, from %s, SLOs %s -> %s\n",
-		sc.Name, "open-model steps", cfg.step, fmtRateShort(cfg.StartRPS), strings.Join(capRep.SLOs, ", "), dir)
-	step := func(rate float64) (string, error) {
-		if len(capRep.Steps) > 0 && cfg.pause > 0 {
-			select {
-			case <-ctx.Done():
-				return report.Interrupted, nil
-			case <-time.After(cfg.pause):
-			}
-		}
-		n := len(capRep.Steps) + 1
-		s := *sc
-		r := scenario.Rate{PerSecond: rate, Text: strconv.FormatFloat(rate, 'f', -1, 64) + "/s"}
-		s.Stages = []scenario.Stage{{Name: fmt.Sprintf("step %d", n), Duration: scenario.Duration(cfg.step), Rate: &r, MaxWorkers: maxWorkers}}
-		rel := filepath.Join("steps", fmt.Sprintf("%02d-%srps", n, strconv.FormatFloat(rate, 'f', -1, 64)))
-		stepDir, err := prepareDir(filepath.Join(dir, rel), true)
-		if err != nil {
-			return "", err
-		}
-		rd, err := runOne(ctx, &quiet, &s, stepDir, raw, sharding{count: 1}, progressQuiet, cfg.guard)
-		if rd == nil {
-			return "", err
-		}
-		if err != nil {
-			return "", err
-		}
-		st := report.CapacityStepOf(n, rate, rd.rep, filepath.ToSlash(rel))
-		capRep.Steps = append(capRep.Steps, st)
-		capRep.Scenario.Target = rd.rep.Scenario.Target
-		fmt.Fprintf(env.Stderr, "loadgate: step %d at %s: sent %s, throughput %s, p95 %s, errors %s: %s\n", n, fmtRateShort(rate),
-			fmtRateShort(st.RateRPS), fmtRateShort(st.ThroughputRPS), threshold.FormatValue(threshold.Duration, st.Latency.P95),
-			threshold.FormatValue(threshold.Ratio, st.ErrorRate), strings.ToUpper(st.Verdict))
-		return st.Verdict, nil
-	}
-	result, searchErr := searchCapacity(cfg.CapacitySearch, step)
-	if searchErr != nil {
-		result = report.CapInterrupted
-		capRep.Notes = append(capRep.Notes, "the search stopped on an error: "+searchErr.Error())
-	}
-	capRep.EndedAt = env.Now()
-	capRep.Finish(result)
-	if err := writeCapacity(env.Files, dir, capRep); err != nil {
-		return withCode(ExitRunFail, errors.Join(searchErr, err), "")
+// runCapacity runs the search and prints its result in format; the exit
+// code says how it ended.
+func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir string, cfg *capacity.Config, format string) error {
+	capRep, searchErr := capacity.Run(ctx, env.engine(), sc, dir, cfg)
+	if capRep == nil {
+		return withCode(ExitRunFail, searchErr, "")
 	}
 	var err error
 	switch format {
@@ -394,13 +229,13 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 		err = capRep.WriteMarkdown(env.Stdout)
 	default:
 		if err = capRep.WriteText(env.Stdout); err == nil {
-			_, err = fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileCapacityHTML))
+			_, err = fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, capacity.FileHTML))
 		}
 	}
 	if err != nil || searchErr != nil {
 		return withCode(ExitRunFail, errors.Join(searchErr, err), "")
 	}
-	switch result {
+	switch capRep.Result {
 	case report.CapFound, report.CapAtMax:
 		return nil
 	case report.CapNone:
@@ -409,54 +244,4 @@ func runCapacity(ctx context.Context, env *Env, sc *scenario.Scenario, dir strin
 		return verdictErr{ExitInconclusive}
 	}
 	return verdictErr{ExitRunFail}
-}
-
-// writeCapacity writes the capacity folder's files.
-func writeCapacity(out *outfile.Writer, dir string, c *report.Capacity) error {
-	data := &chart.CapacityData{Title: c.Scenario.Name, Knee: -1, CapacityRPS: c.CapacityRPS}
-	for i, s := range c.Steps {
-		data.Steps = append(data.Steps, chart.CapacityPoint{TargetRPS: s.TargetRPS, ThroughputRPS: s.ThroughputRPS,
-			P50: s.Latency.P50, P95: s.Latency.P95, P99: s.Latency.P99, ErrorRate: s.ErrorRate, Pass: s.Verdict == report.Pass})
-		if c.Knee != nil && c.Knee.Step == s.N {
-			data.Knee = i
-		}
-	}
-	for _, src := range c.SLOs {
-		e, err := threshold.Parse(src)
-		if err != nil || e.Request() != "" || e.Window > 0 || e.Consecutive > 0 {
-			continue
-		}
-		switch e.Metric.Kind {
-		case threshold.Duration:
-			data.LatencyLines = append(data.LatencyLines, chart.Line{Label: src, Value: e.Value})
-		case threshold.Ratio:
-			if strings.Contains(e.Metric.Name, "error") {
-				data.ErrorLines = append(data.ErrorLines, chart.Line{Label: src, Value: e.Value})
-			}
-		}
-	}
-	imgs, err := chart.DrawCapacity(data)
-	if err != nil {
-		return err
-	}
-	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), imgs, out.WriteFile); err != nil {
-		return err
-	}
-	var js, html, md, txt bytes.Buffer
-	for _, w := range []func() error{
-		func() error { return c.WriteJSON(&js) },
-		func() error { return report.WriteCapacityHTML(&html, c, imgs) },
-		func() error { return c.WriteMarkdown(&md) },
-		func() error { return c.WriteText(&txt) },
-	} {
-		if err := w(); err != nil {
-			return err
-		}
-	}
-	for name, b := range map[string][]byte{fileCapacity: js.Bytes(), fileCapacityHTML: html.Bytes(), fileCapacityMD: md.Bytes(), "summary.txt": txt.Bytes()} {
-		if err := out.WriteFile(filepath.Join(dir, name), b); err != nil {
-			return fmt.Errorf("write %s: %v", name, cleanPathErr(err))
-		}
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/redact"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/scenario"
 )
 
@@ -95,6 +96,11 @@ func (env *Env) learn(sc *scenario.Scenario) {
 	}
 }
 
+// engine is the part of env a run touches.
+func (env *Env) engine() *run.Env {
+	return &run.Env{Stdout: env.Stdout, Stderr: env.Stderr, CPU: env.CPU, Secrets: env.Secrets, Files: env.Files, Now: env.Now}
+}
+
 // learnURL registers the password of a URL's userinfo.
 func (env *Env) learnURL(raw string) {
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
@@ -168,8 +174,15 @@ func printErr(env *Env, err error) int {
 	}
 	code, hint := ExitRunFail, ""
 	var e *exitError
-	if errors.As(err, &e) {
+	var ie *run.InputError
+	var fe *run.FolderError
+	switch {
+	case errors.As(err, &e):
 		code, hint = e.code, e.hint
+	case errors.As(err, &ie):
+		code, hint = ExitUsage, ie.Hint
+	case errors.As(err, &fe):
+		hint = "choose a writable folder with --out or --results-dir"
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if line != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -141,13 +142,13 @@ func loadCompareInput(path string, env *Env) (report.CompareInput, error) {
 	if _, err := os.Stat(filepath.Join(path, "suite.json")); err == nil {
 		return report.CompareInput{}, fmt.Errorf("%s: a suite folder; compare one scenario's run folder inside it", path)
 	}
-	rd, err := loadRun(path, env.Stderr)
+	rd, err := run.LoadRun(path, env.Stderr)
 	if err != nil {
 		return report.CompareInput{}, err
 	}
-	in, err := rd.snap.Input(rd.series)
+	in, err := rd.Snap.Input(rd.Series)
 	if err != nil {
 		return report.CompareInput{}, fmt.Errorf("%s: %v", path, err)
 	}
-	return report.CompareInput{Name: path, Report: report.Build(in), Series: rd.series}, nil
+	return report.CompareInput{Name: path, Report: report.Build(in), Series: rd.Series}, nil
 }

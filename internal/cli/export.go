@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loadgate/loadgate/internal/results"
+	"github.com/loadgate/loadgate/internal/run"
 )
 
 type exportOptions struct {
@@ -54,7 +55,7 @@ Examples:
 		}
 		path := fs.Arg(0)
 		if st, err := os.Stat(path); err == nil && st.IsDir() {
-			path = filepath.Join(path, fileRaw)
+			path = filepath.Join(path, run.FileRaw)
 		}
 		src := &results.File{Path: path}
 		defer src.Close()

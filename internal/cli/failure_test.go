@@ -21,7 +21,7 @@ import (
 
 	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/results"
-	"github.com/loadgate/loadgate/internal/scenario"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -295,7 +295,7 @@ stages: [{duration: 10s, rate: 1000/s}]
 // thousand together. It runs alone: a thousand connections opened at once
 // slow every other test's connects on a 2-core machine.
 func TestThousandWorkers(t *testing.T) {
-	if limit := raiseFileLimit(); limit != 0 && limit < 2*1000+2*fileHeadroom {
+	if limit := raiseFileLimit(); limit != 0 && limit < 2*1000+2*run.FileHeadroom {
 		t.Skipf("the open-file limit here is %d; 1000 loopback connections need about 2200 (client and server)", limit)
 	}
 	// The first requests wait until a thousand are in at once (or 8 s
@@ -331,21 +331,6 @@ stages: [{duration: 2s, concurrency: 1000}]
 	// what matters is that each worker got through and none failed.
 	if tot.Failures != 0 || tot.Requests < 1000 || peak.Load() != 1000 {
 		t.Errorf("%d requests, %d failed (%v), the target saw at most %d at once\n%s", tot.Requests, tot.Failures, tot.Errors, peak.Load(), out)
-	}
-}
-
-func TestFileLimitWarning(t *testing.T) {
-	sc := &scenario.Scenario{Name: "big", Target: scenario.Target{BaseURL: scenario.Embedded}, Stages: []scenario.Stage{{Concurrency: 3000}}}
-	var buf bytes.Buffer
-	checkFileLimit(&Env{Stderr: &buf}, []*scenario.Scenario{sc}, 1024)
-	if want := "may hold 6000 connections at once, but this process may open only 1024 files"; !strings.Contains(buf.String(), want) ||
-		!strings.Contains(buf.String(), "ulimit -Hn") || !strings.Contains(buf.String(), "at least 6064") {
-		t.Errorf("warning: %q", buf.String())
-	}
-	buf.Reset()
-	checkFileLimit(&Env{Stderr: &buf}, []*scenario.Scenario{sc}, 100000)
-	if buf.Len() != 0 {
-		t.Errorf("warned under a high limit: %q", buf.String())
 	}
 }
 

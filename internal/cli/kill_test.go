@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/loadgate/loadgate/internal/outfile"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/report"
 )
 
@@ -121,7 +122,9 @@ stages: [{duration: 1s, rate: 200/s}]
 			}
 			switch when {
 			case "now":
-				time.Sleep(20 * time.Millisecond) // the process is up, its handlers set
+				// Soon after the start: before its first statement a Go
+				// program exits on SIGINT, as any program without a handler.
+				time.Sleep(150 * time.Millisecond)
 			case "sending":
 				for !strings.Contains(stderr.String(), "loadgate: running") {
 					time.Sleep(time.Millisecond)
@@ -174,7 +177,7 @@ thresholds: [error_rate < 1%]
 	}{
 		{"full from the first file", func(string) bool { return true }, ExitRunFail},
 		{"full from the plots on", func(p string) bool {
-			return filepath.Base(filepath.Dir(p)) == dirPlots || strings.HasSuffix(p, ".html")
+			return filepath.Base(filepath.Dir(p)) == run.DirPlots || strings.HasSuffix(p, ".html")
 		}, ExitPass},
 	} {
 		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
@@ -192,10 +195,10 @@ thresholds: [error_rate < 1%]
 		if code != c.code || !strings.Contains(stdout.String(), "verdict   PASS") {
 			t.Errorf("%s: exit %d, want %d; the summary:\n%s\n%s", c.name, code, c.code, stdout.String(), stderr.String())
 		}
-		if len(wrote) > 0 && wrote[0] != fileReport {
+		if len(wrote) > 0 && wrote[0] != run.FileReport {
 			t.Errorf("%s: wrote %v: report.json first", c.name, wrote)
 		}
-		if _, err := os.Stat(filepath.Join(out, fileReport)); (err == nil) != (c.code == ExitPass) {
+		if _, err := os.Stat(filepath.Join(out, run.FileReport)); (err == nil) != (c.code == ExitPass) {
 			t.Errorf("%s: report.json there: %v", c.name, err == nil)
 		}
 		entries, _ := os.ReadDir(out)

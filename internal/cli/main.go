@@ -17,6 +17,10 @@ const softMemoryLimit = 128 << 20
 // run gracefully (the report is still written), a second exits at once.
 // It returns the exit code.
 func Main() int {
+	// Signals first: one that comes before this ends the process.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	// A load generator allocates briefly per request over a small live
 	// heap: the default GC target collects several times a second and
 	// takes a quarter of the throughput. Unless GOGC says otherwise, let
@@ -32,9 +36,6 @@ func Main() int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
 		if _, ok := <-sigs; !ok {
 			return

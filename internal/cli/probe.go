@@ -16,6 +16,7 @@ import (
 
 	"github.com/loadgate/loadgate/fixtures"
 	"github.com/loadgate/loadgate/internal/probe"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/template"
 	"github.com/loadgate/loadgate/internal/threshold"
@@ -125,7 +126,7 @@ Examples:
 			env.learn(sc)
 			base := sc.Target.BaseURL
 			if base == scenario.Embedded {
-				srv, err := fixtures.Start("127.0.0.1:0", fixtureOptions(sc.Fixture))
+				srv, err := fixtures.Start("127.0.0.1:0", run.FixtureOptions(sc.Fixture))
 				if err != nil {
 					return withCode(ExitRunFail, err, "")
 				}

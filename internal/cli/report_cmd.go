@@ -9,13 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/loadgate/loadgate/internal/outfile"
-	"github.com/loadgate/loadgate/internal/results"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
 )
@@ -76,7 +75,7 @@ Examples:
 			if _, err := os.Stat(filepath.Join(fs.Arg(0), "suite.json")); err == nil {
 				return reportSuite(env, fs.Arg(0), &o)
 			}
-			if isRawFile(fs.Arg(0)) {
+			if run.IsRawFile(fs.Arg(0)) {
 				return reportRaw(env, fs.Arg(0), &o)
 			}
 		}
@@ -84,29 +83,29 @@ Examples:
 			return usageErr("a run folder's thresholds are the scenario's", "--threshold applies to a raw results file")
 		}
 		if fs.NArg() == 1 {
-			if r, err := killedRun(fs.Arg(0), env); r != nil || err != nil {
+			if r, err := run.KilledRun(fs.Arg(0), env.engine()); r != nil || err != nil {
 				if err != nil {
 					return err
 				}
-				if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
+				if err := printFormat(env.Stdout, o.format, []*run.Rendered{r}, "", false); err != nil {
 					return withCode(ExitRunFail, err, "")
 				}
-				return verdictErr{exitCode(r.rep)}
+				return verdictErr{exitCode(r.Report)}
 			}
 		}
-		var runs []*runData
+		var runs []*run.Data
 		for _, dir := range fs.Args() {
-			rd, err := loadRun(dir, env.Stderr)
+			rd, err := run.LoadRun(dir, env.Stderr)
 			if err != nil {
 				return usageErr("a run folder holds stats.json, written by 'loadgate run'", "%v", err)
 			}
 			runs = append(runs, rd)
 		}
-		merged, err := mergeRuns(runs)
+		merged, err := run.Merge(runs)
 		if err != nil {
 			return usageErr("only the shards of one scenario merge", "%v", err)
 		}
-		r, err := render(merged)
+		r, err := run.Render(merged)
 		if err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
@@ -114,53 +113,53 @@ Examples:
 			if err := os.MkdirAll(o.out, 0o755); err != nil {
 				return withCode(ExitRunFail, fmt.Errorf("create %s: %v", o.out, cleanPathErr(err)), "")
 			}
-			r.dir = o.out
+			r.Dir = o.out
 			if err := writeMerged(env.Files, o.out, merged); err != nil {
 				return withCode(ExitRunFail, err, "")
 			}
-			if err := writeReport(env.Files, o.out, r, nil); err != nil {
+			if err := run.WriteReport(env.Files, o.out, r, nil); err != nil {
 				return withCode(ExitRunFail, err, "")
 			}
-			if len(r.warnings) > 0 {
-				return withCode(ExitRunFail, errors.New(strings.Join(r.warnings, "; ")), "")
+			if len(r.Warnings) > 0 {
+				return withCode(ExitRunFail, errors.New(strings.Join(r.Warnings, "; ")), "")
 			}
 		}
-		if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
+		if err := printFormat(env.Stdout, o.format, []*run.Rendered{r}, "", false); err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
-		return verdictErr{exitCode(r.rep)}
+		return verdictErr{exitCode(r.Report)}
 	}
 	return c
 }
 
 // writeMerged writes merged figures, so a merged folder can itself be
 // rendered or merged again.
-func writeMerged(out *outfile.Writer, dir string, rd *runData) error {
+func writeMerged(out *outfile.Writer, dir string, rd *run.Data) error {
 	var b bytes.Buffer
-	if err := rd.snap.WriteJSON(&b); err != nil {
+	if err := rd.Snap.WriteJSON(&b); err != nil {
 		return err
 	}
-	if err := out.WriteFile(filepath.Join(dir, fileStats), b.Bytes()); err != nil {
+	if err := out.WriteFile(filepath.Join(dir, run.FileStats), b.Bytes()); err != nil {
 		return err
 	}
-	if rd.series == nil {
+	if rd.Series == nil {
 		return nil
 	}
 	var js, hl bytes.Buffer
-	if err := report.WriteSeries(rd.series, &js, &hl); err != nil {
+	if err := report.WriteSeries(rd.Series, &js, &hl); err != nil {
 		return err
 	}
-	if err := out.WriteFile(filepath.Join(dir, fileSeries), js.Bytes()); err != nil {
+	if err := out.WriteFile(filepath.Join(dir, run.FileSeries), js.Bytes()); err != nil {
 		return err
 	}
-	return out.WriteFile(filepath.Join(dir, fileHlog), hl.Bytes())
+	return out.WriteFile(filepath.Join(dir, run.FileHlog), hl.Bytes())
 }
 
 // printFormat prints runs' reports in one format.
-func printFormat(w io.Writer, format string, runs []*rendered, verdict string, suite bool) error {
+func printFormat(w io.Writer, format string, runs []*run.Rendered, verdict string, suite bool) error {
 	reps := make([]*report.Report, len(runs))
 	for i, r := range runs {
-		reps[i] = r.rep
+		reps[i] = r.Report
 	}
 	switch format {
 	case "json":
@@ -173,7 +172,7 @@ func printFormat(w io.Writer, format string, runs []*rendered, verdict string, s
 	case "html":
 		page := &report.Page{Title: reps[0].Scenario.Name, Suite: suite, Verdict: verdict}
 		for _, r := range runs {
-			page.Runs = append(page.Runs, report.PageRun{Report: r.rep, Charts: r.charts, Dir: filepath.Base(r.dir)})
+			page.Runs = append(page.Runs, report.PageRun{Report: r.Report, Charts: r.Charts, Dir: filepath.Base(r.Dir)})
 		}
 		return report.WriteHTML(w, page)
 	case "junit":
@@ -204,21 +203,21 @@ func reportSuite(env *Env, dir string, o *reportOptions) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return usageErr("", "%s: %v", filepath.Join(dir, "suite.json"), err)
 	}
-	var runs []*rendered
+	var runs []*run.Rendered
 	worst := ExitPass
 	for _, e := range s.Scenarios {
 		sub := filepath.Join(dir, filepath.Base(e.Dir))
-		rd, err := loadRun(sub, env.Stderr)
+		rd, err := run.LoadRun(sub, env.Stderr)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "loadgate: warning: %v\n", err)
 			worst = max(worst, ExitRunFail)
 			continue
 		}
-		r, err := render(rd)
+		r, err := run.Render(rd)
 		if err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
-		worst = max(worst, exitCode(r.rep))
+		worst = max(worst, exitCode(r.Report))
 		runs = append(runs, r)
 	}
 	if len(runs) == 0 {
@@ -240,62 +239,6 @@ func reportSuite(env *Env, dir string, o *reportOptions) error {
 }
 
 // reportRaw reports on a raw results file.
-// killedRun renders the folder of a run that did not end (its process was
-// killed) from its raw results, when they hold more than its last
-// checkpoint (or there is none), marked incomplete; nil when the folder's
-// figures are whole or the newer.
-func killedRun(dir string, env *Env) (*rendered, error) {
-	lgr := filepath.Join(dir, fileRaw)
-	if _, err := os.Stat(lgr); err != nil {
-		return nil, nil
-	}
-	var snap *report.Snapshot
-	if f, err := os.Open(filepath.Join(dir, fileStats)); err == nil {
-		snap, err = report.ReadSnapshot(f)
-		f.Close()
-		if err == nil && !snap.Checkpoint {
-			return nil, nil // a run that ended
-		}
-	}
-	var ths []threshold.Expr
-	var checkpointed uint64
-	if snap != nil {
-		for _, src := range snap.Thresholds {
-			if e, err := threshold.Parse(src); err == nil && !e.Windowed() {
-				ths = append(ths, e)
-			}
-		}
-		for _, r := range snap.Requests {
-			checkpointed += r.Stats.Requests
-		}
-	}
-	f := &results.File{Path: lgr}
-	rd, err := f.Open()
-	if err != nil {
-		return nil, nil
-	}
-	var n uint64
-	var res results.Result
-	for rd.Next(&res) == nil {
-		n++
-	}
-	f.Close()
-	if snap != nil && n <= checkpointed {
-		return nil, nil // the checkpoint holds as much, and more figures
-	}
-	r, err := readRaw(lgr, ths)
-	if err != nil {
-		return nil, err
-	}
-	r.rep.Interrupted, r.rep.Verdict = true, report.Interrupted
-	r.rep.Stopped = "incomplete: the run did not end; rendered from its raw results (" + strconv.FormatUint(n, 10) + " tries)"
-	if snap != nil {
-		r.rep.Scenario = snap.Scenario
-	}
-	fmt.Fprintf(env.Stderr, "loadgate: warning: %s did not end; %s\n", dir, strings.TrimPrefix(r.rep.Stopped, "incomplete: the run did not end; "))
-	return r, nil
-}
-
 func reportRaw(env *Env, path string, o *reportOptions) error {
 	var ths []threshold.Expr
 	for _, src := range o.thresholds {
@@ -308,15 +251,15 @@ func reportRaw(env *Env, path string, o *reportOptions) error {
 		}
 		ths = append(ths, e)
 	}
-	r, err := readRaw(path, ths)
+	r, err := run.ReadRaw(path, ths)
 	if err != nil {
 		return err
 	}
-	for _, n := range r.rep.Notes {
+	for _, n := range r.Report.Notes {
 		fmt.Fprintf(env.Stderr, "loadgate: warning: %s\n", n)
 	}
-	if err := printFormat(env.Stdout, o.format, []*rendered{r}, "", false); err != nil {
+	if err := printFormat(env.Stdout, o.format, []*run.Rendered{r}, "", false); err != nil {
 		return withCode(ExitRunFail, err, "")
 	}
-	return verdictErr{exitCode(r.rep)}
+	return verdictErr{exitCode(r.Report)}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/outfile"
+	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/report"
 )
@@ -38,12 +39,6 @@ type runOptions struct {
 	quiet       bool
 }
 
-// sharding is this process's part of a split run.
-type sharding struct {
-	index, count int
-	startAt      time.Time
-}
-
 func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.target, "target", "", "base URL to send requests to, overriding the scenario's target.base_url (\"embedded\" for the built-in fixture API)")
 	fs.StringVar(&o.out, "out", "", "write the run folder exactly here (for a suite: the suite folder)")
@@ -51,7 +46,7 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.rate, "rate", "", "replace the stages with one open-model stage at this rate (200, 200/s, 12000/m)")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "replace the stages with one closed-model stage of N workers")
 	fs.StringVar(&o.duration, "duration", "", "length of the --rate or --concurrency stage; alone, fit the scenario's stages into this length")
-	fs.StringVar(&o.raw, "raw", rawLean, "raw results: lgr (compact; 'loadgate export' writes vegeta's formats), vegeta (results.gob, read by 'vegeta report') or none")
+	fs.StringVar(&o.raw, "raw", run.RawLgr, "raw results: lgr (compact; 'loadgate export' writes vegeta's formats), vegeta (results.gob, read by 'vegeta report') or none")
 	fs.StringVar(&o.shard, "shard", "", "run part i of N of a split run (i from 0): its share of the rate, workers and unique data rows")
 	fs.IntVar(&o.shards, "shards", 0, "the number of parts; the part is read from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)")
 	fs.StringVar(&o.startAt, "start-at", "", "wait until this time (RFC 3339, or Unix seconds) before sending, so the parts of a split run start together")
@@ -218,7 +213,7 @@ func applyOverrides(sc *scenario.Scenario, o *runOptions) error {
 
 func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) error {
 	switch o.raw {
-	case rawLean, rawVegeta, rawNone:
+	case run.RawLgr, run.RawVegeta, run.RawNone:
 	default:
 		return usageErr("", "--raw %q: want lgr, vegeta or none", o.raw)
 	}
@@ -250,7 +245,7 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		return err
 	}
 	o.hostGuard = hg
-	checkFileLimit(env, scs, raiseFileLimit())
+	run.CheckFileLimit(env.engine(), scs, raiseFileLimit())
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -262,9 +257,9 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if !sh.startAt.IsZero() {
-		fmt.Fprintf(env.Stderr, "loadgate: waiting until %s to start\n", sh.startAt.UTC().Format(time.RFC3339Nano))
-		t := time.NewTimer(time.Until(sh.startAt))
+	if !sh.StartAt.IsZero() {
+		fmt.Fprintf(env.Stderr, "loadgate: waiting until %s to start\n", sh.StartAt.UTC().Format(time.RFC3339Nano))
+		t := time.NewTimer(time.Until(sh.StartAt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -278,18 +273,18 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		if dir == "" {
 			dir = filepath.Join(o.resultsDir, stamp+"-"+scs[0].Name)
 		}
-		dir, err := prepareDir(dir, o.out != "")
+		dir, err := run.PrepareDir(dir, o.out != "")
 		if err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, scs[0], dir, o.raw, sh, progressMode(env, o.quiet), o.hostGuard)
+		r, err := run.One(ctx, env.engine(), scs[0], dir, o.raw, sh, run.ProgressMode(env.Stderr, o.quiet), o.hostGuard)
 		if r == nil {
 			return err
 		}
 		if err != nil {
 			return withCode(ExitRunFail, err, "")
 		}
-		return verdictErr{exitCode(r.rep)}
+		return verdictErr{exitCode(r.Report)}
 	}
 	return runSuite(ctx, env, o, scs, stamp, sh)
 }
@@ -306,34 +301,6 @@ func exitCode(r *report.Report) int {
 	return ExitRunFail
 }
 
-// prepareDir creates a run folder and checks that it can be written,
-// before anything is sent. exact means the user named it: it may exist
-// but must not hold an earlier run.
-func prepareDir(dir string, exact bool) (string, error) {
-	if !exact {
-		if _, err := os.Stat(dir); err == nil {
-			for i := 2; ; i++ {
-				alt := fmt.Sprintf("%s-%d", dir, i)
-				if _, err := os.Stat(alt); err != nil {
-					dir = alt
-					break
-				}
-			}
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err == nil {
-		return "", usageErr("choose another --out folder, or remove the earlier run", "%s already holds a run (report.json)", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", withCode(ExitRunFail, fmt.Errorf("cannot create run folder: %v", cleanPathErr(err)), "choose a writable folder with --out or --results-dir")
-	}
-	probe := filepath.Join(dir, ".write-test")
-	if err := os.WriteFile(probe, nil, 0o644); err != nil {
-		return "", withCode(ExitRunFail, fmt.Errorf("run folder %s is not writable: %v", dir, cleanPathErr(err)), "choose a writable folder with --out or --results-dir")
-	}
-	return dir, os.Remove(probe)
-}
-
 // suiteEntry is one scenario's line in suite.json.
 type suiteEntry struct {
 	Name      string  `json:"name"`
@@ -348,17 +315,17 @@ type suiteEntry struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scenario, stamp string, sh sharding) error {
+func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scenario, stamp string, sh run.Sharding) error {
 	dir := o.out
 	if dir == "" {
 		dir = filepath.Join(o.resultsDir, stamp+"-suite")
 	}
-	dir, err := prepareDir(dir, o.out != "")
+	dir, err := run.PrepareDir(dir, o.out != "")
 	if err != nil {
 		return err
 	}
 	var entries []suiteEntry
-	var runs []*rendered
+	var runs []*run.Rendered
 	worst := ExitPass
 	used := map[string]int{}
 	for _, sc := range scs {
@@ -372,10 +339,10 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 			entries, worst = append(entries, e), max(worst, ExitRunFail)
 			continue
 		}
-		if _, err := prepareDir(e.Dir, true); err != nil {
+		if _, err := run.PrepareDir(e.Dir, true); err != nil {
 			return err
 		}
-		r, err := runOne(ctx, env, sc, e.Dir, o.raw, sh, progressMode(env, o.quiet), o.hostGuard)
+		r, err := run.One(ctx, env.engine(), sc, e.Dir, o.raw, sh, run.ProgressMode(env.Stderr, o.quiet), o.hostGuard)
 		if r != nil {
 			runs = append(runs, r)
 		}
@@ -384,7 +351,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 			e.Verdict, e.ExitCode, e.Error = "error", ExitRunFail, err.Error()
 			printErr(env, err)
 		default:
-			rep := r.rep
+			rep := r.Report
 			e.Verdict, e.ExitCode = rep.Verdict, exitCode(rep)
 			e.Requests, e.ErrorRate, e.P95 = rep.Totals.Requests, rep.Totals.ErrorRate, rep.Latency.P95
 			for _, t := range rep.Thresholds {
@@ -406,7 +373,7 @@ func runSuite(ctx context.Context, env *Env, o *runOptions, scs []*scenario.Scen
 	if err := writeSuiteReports(env.Files, dir, suiteVerdict(worst), runs); err != nil {
 		return withCode(ExitRunFail, err, "")
 	}
-	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
+	fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, run.FileHTML))
 	return verdictErr{worst}
 }
 
@@ -434,31 +401,31 @@ func writeSuite(env *Env, dir string, entries []suiteEntry, worst int) error {
 	if err := env.Files.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String())); err != nil {
 		return err
 	}
-	return writeJSONFile(env.Files, filepath.Join(dir, "suite.json"), map[string]any{
+	return run.WriteJSONFile(env.Files, filepath.Join(dir, "suite.json"), map[string]any{
 		"schema_version": report.SchemaVersion, "verdict": suiteVerdict(worst), "exit_code": worst, "scenarios": entries,
 	})
 }
 
 // writeSuiteReports writes the suite's report.html (every scenario's
 // verdict first, then a section per scenario), junit.xml and summary.md.
-func writeSuiteReports(out *outfile.Writer, dir, verdict string, runs []*rendered) error {
+func writeSuiteReports(out *outfile.Writer, dir, verdict string, runs []*run.Rendered) error {
 	page := &report.Page{Title: "suite " + filepath.Base(dir), Suite: true, Verdict: verdict}
 	var reps []*report.Report
 	for _, r := range runs {
-		page.Runs = append(page.Runs, report.PageRun{Report: r.rep, Charts: r.charts, Dir: filepath.Base(r.dir)})
-		reps = append(reps, r.rep)
+		page.Runs = append(page.Runs, report.PageRun{Report: r.Report, Charts: r.Charts, Dir: filepath.Base(r.Dir)})
+		reps = append(reps, r.Report)
 	}
-	f := &files{dir: dir, out: out}
-	f.put(fileHTML, func(w io.Writer) error { return report.WriteHTML(w, page) })
-	f.put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, reps) })
-	f.put(fileMD, func(w io.Writer) error { return report.WriteSuiteMarkdown(w, verdict, reps) })
-	return f.err()
+	f := &run.Files{Dir: dir, Out: out}
+	f.Put(run.FileHTML, func(w io.Writer) error { return report.WriteHTML(w, page) })
+	f.Put(run.FileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, reps) })
+	f.Put(run.FileMD, func(w io.Writer) error { return report.WriteSuiteMarkdown(w, verdict, reps) })
+	return f.Err()
 }
 
 // parseSharding reads --shard, --shards, JOB_COMPLETION_INDEX and
 // --start-at.
-func parseSharding(env *Env, o *runOptions) (sharding, error) {
-	sh := sharding{count: 1}
+func parseSharding(env *Env, o *runOptions) (run.Sharding, error) {
+	sh := run.Sharding{Count: 1}
 	switch {
 	case o.shard != "":
 		a, b, ok := strings.Cut(o.shard, "/")
@@ -467,14 +434,14 @@ func parseSharding(env *Env, o *runOptions) (sharding, error) {
 		if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
 			return sh, usageErr("parts are numbered from 0: --shard 0/4 to --shard 3/4", "--shard %q: want i/N with 0 <= i < N", o.shard)
 		}
-		sh.index, sh.count = i, n
+		sh.Index, sh.Count = i, n
 	case o.shards > 0:
 		idx, ok := env.LookupEnv("JOB_COMPLETION_INDEX")
 		i, err := strconv.Atoi(idx)
 		if !ok || err != nil || i < 0 || i >= o.shards {
 			return sh, usageErr("set --shard i/N, or run as a Kubernetes Indexed Job", "--shards %d: JOB_COMPLETION_INDEX is %q, want 0 to %d", o.shards, idx, o.shards-1)
 		}
-		sh.index, sh.count = i, o.shards
+		sh.Index, sh.Count = i, o.shards
 	case o.shards < 0:
 		return sh, usageErr("", "--shards must be positive")
 	}
@@ -490,19 +457,19 @@ func parseSharding(env *Env, o *runOptions) (sharding, error) {
 		if time.Until(t) > 24*time.Hour {
 			return sh, usageErr("", "--start-at %q is more than a day away", o.startAt)
 		}
-		sh.startAt = t
+		sh.StartAt = t
 	}
 	return sh, nil
 }
 
 // checkSharding refuses a split that would leave a part with no workers.
-func checkSharding(sc *scenario.Scenario, sh sharding) error {
-	if sh.count <= 1 {
+func checkSharding(sc *scenario.Scenario, sh run.Sharding) error {
+	if sh.Count <= 1 {
 		return nil
 	}
 	for i, st := range sc.Stages {
-		if !st.Open() && st.Concurrency < sh.count {
-			return usageErr("use fewer parts, or more workers", "%s: stages[%d] has %d workers, too few for %d parts", sc.File, i, st.Concurrency, sh.count)
+		if !st.Open() && st.Concurrency < sh.Count {
+			return usageErr("use fewer parts, or more workers", "%s: stages[%d] has %d workers, too few for %d parts", sc.File, i, st.Concurrency, sh.Count)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bytes"
@@ -35,13 +35,13 @@ func TestLiveProgress(t *testing.T) {
 		}
 		return l, out.String()
 	}
-	_, lines := run(progressLines)
+	_, lines := run(ProgressLines)
 	want := "loadgate: ramp 10s, 50s left: 40/s  p95 12ms  errors 5%  thresholds 0/1 ok\n" +
 		"loadgate: ramp 20s, 40s left: 40/s  p95 12ms  errors 5%  thresholds 0/1 ok\n"
 	if lines != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", lines, want)
 	}
-	l, _ := run(progressBars)
+	l, _ := run(ProgressBars)
 	l.mu.Lock()
 	status := l.barStatus
 	l.mu.Unlock()
@@ -49,7 +49,7 @@ func TestLiveProgress(t *testing.T) {
 	if !strings.HasPrefix(status, "35s left  40/s  p95 12ms") {
 		t.Errorf("bar status %q", status)
 	}
-	if _, quiet := run(progressQuiet); quiet != "" {
+	if _, quiet := run(ProgressQuiet); quiet != "" {
 		t.Errorf("quiet wrote %q", quiet)
 	}
 }

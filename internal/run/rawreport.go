@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bufio"
@@ -32,11 +32,11 @@ type rawInput struct {
 	damage   error
 }
 
-// readRaw computes a run's figures from its raw results alone.
-func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
+// ReadRaw computes a run's figures from its raw results alone.
+func ReadRaw(path string, ths []threshold.Expr) (*Rendered, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usageErr("", "%v", cleanPathErr(err))
+		return nil, inputErr("", "%v", pathErr(err))
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
@@ -96,7 +96,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 	if results.IsResults(head) {
 		rd, err := results.NewReader(br)
 		if err != nil {
-			return nil, usageErr("", "%s: %v", path, err)
+			return nil, inputErr("", "%s: %v", path, err)
 		}
 		scenario = rd.Header.Scenario
 		var r results.Result
@@ -134,7 +134,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 		br.Reset(f)
 		dec := vegeta.DecoderFor(br)
 		if dec == nil {
-			return nil, usageErr("give a run folder, results.lgr, or a vegeta results file", "%s: not a results file loadgate or vegeta writes", path)
+			return nil, inputErr("give a run folder, results.lgr, or a vegeta results file", "%s: not a results file loadgate or vegeta writes", path)
 		}
 		var r vegeta.Result
 		for {
@@ -152,7 +152,7 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 		}
 	}
 	if ri.col == nil {
-		return nil, usageErr("", "%s holds no results", path)
+		return nil, inputErr("", "%s holds no results", path)
 	}
 	c := ri.col
 	c.Names, c.Methods, c.Paths = ri.names, make([]string, len(ri.names)), make([]string, len(ri.names))
@@ -161,12 +161,12 @@ func readRaw(path string, ths []threshold.Expr) (*rendered, error) {
 	in := report.Input{
 		Collector: c, Thresholds: ths,
 		Scenario: report.ScenarioInfo{Name: scenario, File: path, Target: "(from raw results)", Environment: "-"},
-		Meta:     runMeta(sharding{count: 1}),
+		Meta:     Meta(Sharding{Count: 1}),
 	}
 	if ri.damage != nil {
 		in.Notes = append(in.Notes, ri.damage.Error())
 	}
-	return &rendered{rep: report.Build(in), dir: filepath.Dir(path)}, nil
+	return &Rendered{Report: report.Build(in), Dir: filepath.Dir(path)}, nil
 }
 
 // sendWindow estimates the window in which n tries were sent, the first at
@@ -209,10 +209,10 @@ func (ri *rawInput) collector(i int) *report.Collector {
 	return ri.col
 }
 
-// isRawFile reports whether path names a raw results file rather than a
+// IsRawFile reports whether path names a raw results file rather than a
 // run folder or a report.json: a .json file is raw when it holds vegeta's
 // JSON results (a line per result, each starting with its attack name).
-func isRawFile(path string) bool {
+func IsRawFile(path string) bool {
 	st, err := os.Stat(path)
 	if err != nil || st.IsDir() {
 		return false
@@ -232,3 +232,59 @@ func isRawFile(path string) bool {
 
 // vegetaJSONStart is how each line of vegeta's JSON results starts.
 const vegetaJSONStart = `{"attack":`
+
+// KilledRun renders the folder of a run that did not end (its process was
+// killed) from its raw results, when they hold more than its last
+// checkpoint (or there is none), marked incomplete; nil when the folder's
+// figures are whole or the newer.
+func KilledRun(dir string, env *Env) (*Rendered, error) {
+	lgr := filepath.Join(dir, FileRaw)
+	if _, err := os.Stat(lgr); err != nil {
+		return nil, nil
+	}
+	var snap *report.Snapshot
+	if f, err := os.Open(filepath.Join(dir, FileStats)); err == nil {
+		snap, err = report.ReadSnapshot(f)
+		f.Close()
+		if err == nil && !snap.Checkpoint {
+			return nil, nil // a run that ended
+		}
+	}
+	var ths []threshold.Expr
+	var checkpointed uint64
+	if snap != nil {
+		for _, src := range snap.Thresholds {
+			if e, err := threshold.Parse(src); err == nil && !e.Windowed() {
+				ths = append(ths, e)
+			}
+		}
+		for _, r := range snap.Requests {
+			checkpointed += r.Stats.Requests
+		}
+	}
+	f := &results.File{Path: lgr}
+	rd, err := f.Open()
+	if err != nil {
+		return nil, nil
+	}
+	var n uint64
+	var res results.Result
+	for rd.Next(&res) == nil {
+		n++
+	}
+	f.Close()
+	if snap != nil && n <= checkpointed {
+		return nil, nil // the checkpoint holds as much, and more figures
+	}
+	r, err := ReadRaw(lgr, ths)
+	if err != nil {
+		return nil, err
+	}
+	r.Report.Interrupted, r.Report.Verdict = true, report.Interrupted
+	r.Report.Stopped = "incomplete: the run did not end; rendered from its raw results (" + strconv.FormatUint(n, 10) + " tries)"
+	if snap != nil {
+		r.Report.Scenario = snap.Scenario
+	}
+	fmt.Fprintf(env.Stderr, "loadgate: warning: %s did not end; %s\n", dir, strings.TrimPrefix(r.Report.Stopped, "incomplete: the run did not end; "))
+	return r, nil
+}

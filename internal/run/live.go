@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"fmt"
@@ -20,18 +20,18 @@ import (
 
 // Progress display modes.
 const (
-	progressQuiet = iota // nothing
-	progressLines        // one short line every 10 s (CI logs)
-	progressBars         // bars on a terminal
+	ProgressQuiet = iota // nothing
+	ProgressLines        // one short line every 10 s (CI logs)
+	ProgressBars         // bars on a terminal
 )
 
-// progressMode picks bars on a terminal, lines elsewhere, nothing when
+// ProgressMode picks bars on a terminal, lines elsewhere, nothing when
 // quiet.
-func progressMode(env *Env, quiet bool) int {
+func ProgressMode(stderr io.Writer, quiet bool) int {
 	if quiet {
-		return progressQuiet
+		return ProgressQuiet
 	}
-	w := env.Stderr
+	w := stderr
 	for {
 		u, ok := w.(interface{ Unwrap() io.Writer })
 		if !ok {
@@ -40,9 +40,9 @@ func progressMode(env *Env, quiet bool) int {
 		w = u.Unwrap() // the terminal under the masking writer
 	}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return progressBars
+		return ProgressBars
 	}
-	return progressLines
+	return ProgressLines
 }
 
 // live follows a run as it goes: progress for people, and the thresholds
@@ -82,7 +82,7 @@ func newLive(out io.Writer, mode int, sc *scenario.Scenario, stages []report.Sta
 			l.maxWin = max(l.maxWin, t.Expr.Consecutive)
 		}
 	}
-	if mode == progressBars {
+	if mode == ProgressBars {
 		l.bars = mpb.New(mpb.WithOutput(out), mpb.WithWidth(32), mpb.WithRefreshRate(250*time.Millisecond))
 	}
 	return l
@@ -114,12 +114,12 @@ func describeLoad(st report.StageInfo) string {
 	case !st.Open:
 		return fmt.Sprintf("%d workers", st.Concurrency)
 	case st.Rate != st.RampTo:
-		return fmt.Sprintf("%s→%s", fmtRateShort(st.Rate), fmtRateShort(st.RampTo))
+		return fmt.Sprintf("%s→%s", FmtRateShort(st.Rate), FmtRateShort(st.RampTo))
 	}
-	return fmtRateShort(st.Rate)
+	return FmtRateShort(st.Rate)
 }
 
-func fmtRateShort(v float64) string { return threshold.FormatValue(threshold.PerSecond, v) }
+func FmtRateShort(v float64) string { return threshold.FormatValue(threshold.PerSecond, v) }
 
 // stageEnd completes a stage's bar.
 func (l *live) stageEnd(i int) {
@@ -187,7 +187,7 @@ func (l *live) check(now time.Time) {
 
 // tick updates the display.
 func (l *live) tick(now time.Time) {
-	if l.mode == progressQuiet || l.stage < 0 {
+	if l.mode == ProgressQuiet || l.stage < 0 {
 		return
 	}
 	st := l.stages[l.stage]
@@ -197,21 +197,21 @@ func (l *live) tick(now time.Time) {
 	if l.cum.Logical > 0 {
 		errRate = float64(l.cum.Logical-l.cum.Successes) / float64(l.cum.Logical)
 	}
-	status := fmt.Sprintf("%s  p95 %s  errors %s", fmtRateShort(rate), threshold.FormatValue(threshold.Duration, l.last.P95MS),
+	status := fmt.Sprintf("%s  p95 %s  errors %s", FmtRateShort(rate), threshold.FormatValue(threshold.Duration, l.last.P95MS),
 		threshold.FormatValue(threshold.Ratio, errRate))
 	if len(l.ths) > 0 {
 		status += fmt.Sprintf("  thresholds %d/%d ok", len(l.ths)-l.failing, len(l.ths))
 	}
 	remaining := max(st.Planned-elapsed, 0).Round(time.Second)
 	switch l.mode {
-	case progressBars:
+	case ProgressBars:
 		l.mu.Lock()
 		l.barStatus = fmt.Sprintf("%s left  %s", remaining, status)
 		l.mu.Unlock()
 		if l.bar != nil {
 			l.bar.SetCurrent(min(elapsed.Milliseconds(), max(st.Planned.Milliseconds()-1, 0)))
 		}
-	case progressLines:
+	case ProgressLines:
 		if now.Sub(l.lastLine) < 10*time.Second {
 			return
 		}

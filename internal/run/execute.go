@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bufio"
@@ -32,20 +32,20 @@ import (
 
 // Files of a run folder.
 const (
-	fileReport  = "report.json"
-	fileSummary = "summary.txt"
-	fileRaw     = "results.lgr"
-	fileRawGob  = "results.gob"
-	fileLog     = "requests.jsonl"
+	FileReport  = "report.json"
+	FileSummary = "summary.txt"
+	FileRaw     = "results.lgr"
+	FileRawGob  = "results.gob"
+	FileLog     = "requests.jsonl"
 )
 
-// runOne runs one scenario into dir. It returns the rendered report
+// One runs one scenario into dir. It returns the rendered report
 // whenever one could be built, with an error when the run failed part way.
-func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh sharding, progress int, hg attack.HostGuard) (*rendered, error) {
+func One(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh Sharding, progress int, hg attack.HostGuard) (*Rendered, error) {
 	base := sc.Target.BaseURL
 	var notes []string
 	if base == scenario.Embedded {
-		srv, err := fixtures.Start("127.0.0.1:0", fixtureOptions(sc.Fixture))
+		srv, err := fixtures.Start("127.0.0.1:0", FixtureOptions(sc.Fixture))
 		if err != nil {
 			return nil, fmt.Errorf("start the embedded fixture API: %w", err)
 		}
@@ -74,15 +74,15 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, fileLog))
+	logFile, err := os.Create(filepath.Join(dir, FileLog))
 	if err != nil {
 		raw.close()
 		return nil, fmt.Errorf("create request log: %w", err)
 	}
 	reqLog := reqlog.New(logFile, sc.LogMaxSize(), env.Files.Stream)
 	rec := newRecorder(pr, raw.sink, reqLog)
-	seriesFile, err1 := os.Create(filepath.Join(dir, fileSeries))
-	hlogFile, err2 := os.Create(filepath.Join(dir, fileHlog))
+	seriesFile, err1 := os.Create(filepath.Join(dir, FileSeries))
+	hlogFile, err2 := os.Create(filepath.Join(dir, FileHlog))
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("create time series: %w", err)
 	}
@@ -118,7 +118,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	rec.flushPeriod = min(interval, flushEvery)
 	rec.checkpoint = func(now time.Time) error {
 		in := report.Input{
-			Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,
+			Collector: rec.col, Scenario: info, Meta: Meta(sh), Thresholds: exprs, Examples: rec.examples,
 			Notes: notes, Generator: rec.health.Report(),
 		}
 		return writeCheckpoint(env, dir, rec.col, in, interval, now)
@@ -146,11 +146,11 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	if rec.n == 0 && ctx.Err() != nil {
 		// Interrupted before anything was sent: no folder.
 		_ = errors.Join(raw.close(), logFile.Close(), seriesFile.Close(), hlogFile.Close())
-		for _, f := range []string{fileRaw, fileRawGob, fileLog, fileSeries, fileHlog, fileStats} {
+		for _, f := range []string{FileRaw, FileRawGob, FileLog, FileSeries, FileHlog, FileStats} {
 			os.Remove(filepath.Join(dir, f))
 		}
 		os.Remove(dir) // when nothing else is in it
-		return nil, withCode(ExitRunFail, errors.New("interrupted before anything was sent"), "")
+		return nil, ErrNothingSent
 	}
 	switch {
 	case rec.live.aborted != "":
@@ -191,9 +191,9 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 		Faults:    faultInfos(proxy),
 		Generator: rec.health.Report(),
 		Aborted:   rec.live.aborted,
-		Collector: rec.col, Scenario: info, Meta: runMeta(sh), Thresholds: exprs, Examples: rec.examples,
+		Collector: rec.col, Scenario: info, Meta: Meta(sh), Thresholds: exprs, Examples: rec.examples,
 		Stopped: stopped, Notes: notes,
-		RequestLog: &report.LogSummary{File: fileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
+		RequestLog: &report.LogSummary{File: FileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
 	}
 	if st := runner.AuthStats(); st != nil {
 		in.Auth = &report.AuthSummary{
@@ -206,7 +206,7 @@ func runOne(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat
 	}
 	r, err := finishRun(ctx, env, dir, rec.col, in, interval)
 	if r != nil {
-		for _, w := range r.warnings {
+		for _, w := range r.Warnings {
 			fmt.Fprintf(env.Stderr, "loadgate: warning: %s (report.json was written; 'loadgate report %s --out DIR' renders the rest again)\n", w, dir)
 		}
 	}
@@ -235,7 +235,7 @@ func writeCheckpoint(env *Env, dir string, col *report.Collector, in report.Inpu
 	if err := snap.WriteJSON(&b); err != nil {
 		return err
 	}
-	return env.Files.WriteFile(filepath.Join(dir, fileStats), b.Bytes())
+	return env.Files.WriteFile(filepath.Join(dir, FileStats), b.Bytes())
 }
 
 // finishRun renders a run's report from its exact figures (through the
@@ -245,7 +245,7 @@ func writeCheckpoint(env *Env, dir string, col *report.Collector, in report.Inpu
 // verdict: a file that cannot be written after it is a warning; report.json
 // itself not written is an error. A signal that arrives before the last
 // write makes the run interrupted, and report.json says so.
-func finishRun(ctx context.Context, env *Env, dir string, col *report.Collector, in report.Input, interval time.Duration) (*rendered, error) {
+func finishRun(ctx context.Context, env *Env, dir string, col *report.Collector, in report.Input, interval time.Duration) (*Rendered, error) {
 	printed := false
 	for {
 		if ctx.Err() != nil {
@@ -263,7 +263,7 @@ func finishRun(ctx context.Context, env *Env, dir string, col *report.Collector,
 		if err != nil {
 			return nil, err
 		}
-		r, err := render(&runData{snap: back, series: loadSeries(dir, env.Stderr), dir: dir})
+		r, err := Render(&Data{Snap: back, Series: loadSeries(dir, env.Stderr), Dir: dir})
 		if r == nil {
 			return nil, err
 		}
@@ -271,44 +271,44 @@ func finishRun(ctx context.Context, env *Env, dir string, col *report.Collector,
 			fmt.Fprintf(env.Stderr, "loadgate: warning: %v\n", err)
 		}
 		if !printed {
-			fmt.Fprint(env.Stdout, mustText(r.rep))
+			fmt.Fprint(env.Stdout, MustText(r.Report))
 			printed = true
 		}
-		if err := writeReport(env.Files, dir, r, stats.Bytes()); err != nil {
+		if err := WriteReport(env.Files, dir, r, stats.Bytes()); err != nil {
 			return r, err
 		}
-		if ctx.Err() != nil && !r.rep.Interrupted {
+		if ctx.Err() != nil && !r.Report.Interrupted {
 			// A signal came while the report was written: it is written
 			// again, interrupted, and the summary printed said otherwise.
 			fmt.Fprintln(env.Stdout, "loadgate: interrupted while the report was written: the verdict is INTERRUPTED")
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, fileHTML))
+		fmt.Fprintf(env.Stdout, "report    %s\n", filepath.Join(dir, FileHTML))
 		return r, nil
 	}
 }
 
-// writeReport writes a run's report.json, then its stats.json (unless
+// WriteReport writes a run's report.json, then its stats.json (unless
 // nil), then the rest, keeping in r.warnings those it could not write.
-func writeReport(out *outfile.Writer, dir string, r *rendered, stats []byte) error {
+func WriteReport(out *outfile.Writer, dir string, r *Rendered, stats []byte) error {
 	var b bytes.Buffer
-	if err := r.rep.WriteJSON(&b); err != nil {
+	if err := r.Report.WriteJSON(&b); err != nil {
 		return err
 	}
-	if err := out.WriteFile(filepath.Join(dir, fileReport), b.Bytes()); err != nil {
-		return fmt.Errorf("write %s: %w", fileReport, err)
+	if err := out.WriteFile(filepath.Join(dir, FileReport), b.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", FileReport, err)
 	}
 	var errs []error
 	if stats != nil {
-		errs = append(errs, out.WriteFile(filepath.Join(dir, fileStats), stats))
+		errs = append(errs, out.WriteFile(filepath.Join(dir, FileStats), stats))
 	}
-	if err := errors.Join(append(errs, writeRendered(out, dir, r))...); err != nil {
-		r.warnings = append(r.warnings, err.Error())
+	if err := errors.Join(append(errs, WriteRendered(out, dir, r))...); err != nil {
+		r.Warnings = append(r.Warnings, err.Error())
 	}
 	return nil
 }
 
-func mustText(r *report.Report) string {
+func MustText(r *report.Report) string {
 	var b strings.Builder
 	_ = r.WriteText(&b) // a strings.Builder does not fail
 	return b.String()
@@ -321,19 +321,19 @@ func displayTarget(sc *scenario.Scenario, base string) string {
 	return base
 }
 
-func runMeta(sh sharding) report.Meta {
+func Meta(sh Sharding) report.Meta {
 	host, _ := os.Hostname() // an unknown host name is left empty
 	m := report.Meta{
 		LoadgateVersion: buildinfo.Version, GoVersion: buildinfo.GoVersion(), Host: host,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
 	}
-	if sh.count > 1 {
-		m.Shard = fmt.Sprintf("%d/%d", sh.index, sh.count)
+	if sh.Count > 1 {
+		m.Shard = fmt.Sprintf("%d/%d", sh.Index, sh.Count)
 	}
 	return m
 }
 
-func writeJSONFile(out *outfile.Writer, path string, v any) error {
+func WriteJSONFile(out *outfile.Writer, path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -343,9 +343,9 @@ func writeJSONFile(out *outfile.Writer, path string, v any) error {
 
 // Raw results formats.
 const (
-	rawLean   = "lgr"
-	rawVegeta = "vegeta"
-	rawNone   = "none"
+	RawLgr    = "lgr"
+	RawVegeta = "vegeta"
+	RawNone   = "none"
 )
 
 // rawStore is the raw results file of a run.
@@ -360,11 +360,11 @@ type rawStore struct {
 // vegeta's gob when it ends, so that each request's results are numbered
 // in the order they were sent, as 'vegeta plot' wants.
 func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore, error) {
-	if format == rawNone {
+	if format == RawNone {
 		none := func() error { return nil }
 		return &rawStore{sink: func(int, string, []report.Try, []string) error { return nil }, flush: none, close: none}, nil
 	}
-	path := filepath.Join(dir, fileRaw)
+	path := filepath.Join(dir, FileRaw)
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create raw results file: %w", err)
@@ -406,13 +406,13 @@ func openRaw(dir, format string, sc *scenario.Scenario, pr *prepared) (*rawStore
 		flush: w.Flush,
 		close: func() error { return errors.Join(w.Flush(), f.Close()) },
 	}
-	if format == rawVegeta {
+	if format == RawVegeta {
 		lgr := st.close
 		st.close = func() error {
 			if err := lgr(); err != nil {
 				return err
 			}
-			if err := toGob(path, filepath.Join(dir, fileRawGob)); err != nil {
+			if err := toGob(path, filepath.Join(dir, FileRawGob)); err != nil {
 				return err
 			}
 			return os.Remove(path)
@@ -494,14 +494,14 @@ func faultInfos(p *faults.Proxy) []report.FaultInfo {
 	return out
 }
 
-// fileHeadroom is the descriptors a run needs besides its connections:
+// FileHeadroom is the descriptors a run needs besides its connections:
 // its files, the fixture's listener, the runtime's own.
-const fileHeadroom = 64
+const FileHeadroom = 64
 
-// checkFileLimit says plainly when the open-file limit is below what the
+// CheckFileLimit says plainly when the open-file limit is below what the
 // scenarios' concurrency needs: one descriptor per connection (two when
 // the embedded fixture API serves them in the same process).
-func checkFileLimit(env *Env, scs []*scenario.Scenario, limit uint64) {
+func CheckFileLimit(env *Env, scs []*scenario.Scenario, limit uint64) {
 	if limit == 0 {
 		return
 	}
@@ -531,10 +531,10 @@ func checkFileLimit(env *Env, scs []*scenario.Scenario, limit uint64) {
 		if sc.Target.BaseURL == scenario.Embedded {
 			need *= 2
 		}
-		if uint64(need+fileHeadroom) > limit {
+		if uint64(need+FileHeadroom) > limit {
 			fmt.Fprintf(env.Stderr, "loadgate: warning: %s may hold %d connections at once, but this process may open only %d files; "+
 				"requests past the limit fail as system errors (too many open files). Raise the hard limit (ulimit -Hn, or LimitNOFILE= for a service) to at least %d\n",
-				sc.Name, need, limit, need+fileHeadroom)
+				sc.Name, need, limit, need+FileHeadroom)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"io"
@@ -31,7 +31,7 @@ stages: [{duration: 1h, concurrency: 50}]
 	if err != nil {
 		b.Fatal(err)
 	}
-	pr := prepare(&Env{}, sc, "http://127.0.0.1:1", sharding{count: 1})
+	pr := prepare(&Env{}, sc, "http://127.0.0.1:1", Sharding{Count: 1})
 	w, err := results.NewWriter(io.Discard, results.Header{Requests: []results.Request{{Name: "ok", Method: "GET", URL: "http://127.0.0.1:1/ok"}}})
 	if err != nil {
 		b.Fatal(err)

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"crypto/rand"
@@ -39,7 +39,7 @@ func httpClient(sc *scenario.Scenario, redirect map[string]string) *attack.HTTPC
 
 // prepare builds the plan, checkers and redactor of a scenario, for this
 // process's part of the run.
-func prepare(env *Env, sc *scenario.Scenario, base string, sh sharding) *prepared {
+func prepare(env *Env, sc *scenario.Scenario, base string, sh Sharding) *prepared {
 	base = strings.TrimRight(base, "/")
 	// The run's redactor knows the scenario's fields; the secrets it learns
 	// (OAuth2 tokens) reach what the command prints, too.
@@ -57,8 +57,8 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh sharding) *prepare
 		Secret:      red.AddSecret,
 		GroupBy:     sc.GroupErrorsBy.Header,
 		GroupByJSON: sc.GroupErrorsBy.JSON,
-		Shard:       sh.index,
-		Shards:      sh.count,
+		Shard:       sh.Index,
+		Shards:      sh.Count,
 	}
 	_, _ = rand.Read(p.RunID[:]) // crypto/rand.Read never fails on supported platforms
 	if pools := sc.Pools(); len(pools) > 0 {
@@ -119,7 +119,7 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh sharding) *prepare
 		}
 		if r.Data != "" {
 			ar.Feeder = sc.Data[r.Data].Feeder
-			ar.Feeder.Shard(sh.index, sh.count)
+			ar.Feeder.Shard(sh.Index, sh.Count)
 		}
 		ar.Retry = retryPolicy(sc.RetryFor(i))
 		if ar.Redirects = sc.RedirectsFor(i); ar.Redirects == 0 {
@@ -148,10 +148,10 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh sharding) *prepare
 		p.Auth = attack.Auth{Kind: a.Type, Token: a.Token, Header: a.Header}
 	}
 	for _, st := range sc.Stages {
-		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.index, Shards: sh.count, MaxWorkers: st.MaxWorkers}
+		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.Index, Shards: sh.Count, MaxWorkers: st.MaxWorkers}
 		// A part's workers: the whole split as evenly as whole numbers go.
-		as.Concurrency = st.Concurrency / sh.count
-		if sh.index < st.Concurrency%sh.count {
+		as.Concurrency = st.Concurrency / sh.Count
+		if sh.Index < st.Concurrency%sh.Count {
 			as.Concurrency++
 		}
 		if st.Open() {
@@ -188,7 +188,7 @@ func retryPolicy(r *scenario.Retry) *attack.RetryPolicy {
 	return &attack.RetryPolicy{On429: rule(r.On429), On5xx: rule(r.On5xx), OnNetwork: rule(r.OnNetwork)}
 }
 
-func fixtureOptions(f scenario.Fixture) fixtures.Options {
+func FixtureOptions(f scenario.Fixture) fixtures.Options {
 	o := fixtures.Options{
 		ClientID: f.ClientID, ClientSecret: f.ClientSecret, TokenTTL: f.TokenTTL.D(),
 		APIKeys: f.APIKeys, AdminToken: f.AdminToken, SeedCustomers: f.SeedCustomers, Seed: f.Seed,

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bytes"
@@ -19,49 +19,49 @@ import (
 
 // More files of a run folder.
 const (
-	fileStats  = "stats.json"
-	fileSeries = "timeseries.jsonl"
-	fileHlog   = "latency.hlog"
-	fileHTML   = "report.html"
-	fileJUnit  = "junit.xml"
-	fileMD     = "summary.md"
-	dirPlots   = "plots"
+	FileStats  = "stats.json"
+	FileSeries = "timeseries.jsonl"
+	FileHlog   = "latency.hlog"
+	FileHTML   = "report.html"
+	FileJUnit  = "junit.xml"
+	FileMD     = "summary.md"
+	DirPlots   = "plots"
 )
 
-// runData is what a report is rendered from: the exact figures and the
+// Data is what a report is rendered from: the exact figures and the
 // time series of one run, or of several merged.
-type runData struct {
-	snap   *report.Snapshot
-	series *report.Series
-	dir    string
+type Data struct {
+	Snap   *report.Snapshot
+	Series *report.Series
+	Dir    string
 }
 
-// loadRun reads a run folder's stats.json and time series. A damaged time
+// LoadRun reads a run folder's stats.json and time series. A damaged time
 // series is reported as a warning and used up to the damage.
-func loadRun(dir string, warn io.Writer) (*runData, error) {
-	f, err := os.Open(filepath.Join(dir, fileStats))
+func LoadRun(dir string, warn io.Writer) (*Data, error) {
+	f, err := os.Open(filepath.Join(dir, FileStats))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a run folder: %v", dir, cleanPathErr(err))
+		return nil, fmt.Errorf("%s: not a run folder: %v", dir, pathErr(err))
 	}
 	snap, err := report.ReadSnapshot(f)
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, fileStats), err)
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, FileStats), err)
 	}
-	return &runData{snap: snap, dir: dir, series: loadSeries(dir, warn)}, nil
+	return &Data{Snap: snap, Dir: dir, Series: loadSeries(dir, warn)}, nil
 }
 
 // loadSeries reads a run folder's time series, up to any damage (with a
 // warning); nil when there is none.
 func loadSeries(dir string, warn io.Writer) *report.Series {
-	jf, err := os.Open(filepath.Join(dir, fileSeries))
+	jf, err := os.Open(filepath.Join(dir, FileSeries))
 	if err != nil {
-		fmt.Fprintf(warn, "loadgate: warning: %s: no time series (%v); plots and windowed thresholds will be empty\n", dir, cleanPathErr(err))
+		fmt.Fprintf(warn, "loadgate: warning: %s: no time series (%v); plots and windowed thresholds will be empty\n", dir, pathErr(err))
 		return nil
 	}
 	defer jf.Close()
 	var hlog io.Reader
-	if hf, err := os.Open(filepath.Join(dir, fileHlog)); err == nil {
+	if hf, err := os.Open(filepath.Join(dir, FileHlog)); err == nil {
 		defer hf.Close()
 		hlog = hf
 	}
@@ -72,42 +72,42 @@ func loadSeries(dir string, warn io.Writer) *report.Series {
 	return series
 }
 
-// mergeRuns merges the runs of one split run.
-func mergeRuns(runs []*runData) (*runData, error) {
+// Merge merges the runs of one split run.
+func Merge(runs []*Data) (*Data, error) {
 	if len(runs) == 1 {
 		return runs[0], nil
 	}
 	snaps := make([]*report.Snapshot, len(runs))
 	series := make([]*report.Series, len(runs))
 	for i, r := range runs {
-		snaps[i], series[i] = r.snap, r.series
+		snaps[i], series[i] = r.Snap, r.Series
 	}
 	snap, err := report.MergeSnapshots(snaps)
 	if err != nil {
 		return nil, err
 	}
-	return &runData{snap: snap, series: report.MergeSeries(series...)}, nil
+	return &Data{Snap: snap, Series: report.MergeSeries(series...)}, nil
 }
 
-// rendered is a run's report with its plots.
-type rendered struct {
-	rep    *report.Report
-	charts []chart.Image
-	dir    string
-	// warnings are the files of it that could not be written.
-	warnings []string
+// Rendered is a run's report with its plots.
+type Rendered struct {
+	Report *report.Report
+	Charts []chart.Image
+	Dir    string
+	// Warnings are the files of it that could not be written.
+	Warnings []string
 }
 
-// render builds the report of rd and its plots. Plots that cannot be drawn
+// Render builds the report of rd and its plots. Plots that cannot be drawn
 // leave the report without them, with the error.
-func render(rd *runData) (*rendered, error) {
-	in, err := rd.snap.Input(rd.series)
+func Render(rd *Data) (*Rendered, error) {
+	in, err := rd.Snap.Input(rd.Series)
 	if err != nil {
 		return nil, err
 	}
 	rep := report.Build(in)
-	r := &rendered{rep: rep, dir: rd.dir}
-	if r.charts, err = chart.Draw(chartData(rep, in, rd.series)); err != nil {
+	r := &Rendered{Report: rep, Dir: rd.Dir}
+	if r.Charts, err = chart.Draw(chartData(rep, in, rd.Series)); err != nil {
 		return r, fmt.Errorf("draw plots: %w", err)
 	}
 	return r, nil
@@ -115,40 +115,40 @@ func render(rd *runData) (*rendered, error) {
 
 // files writes rendered files into a folder, each whole or not at all,
 // and collects every error.
-type files struct {
-	dir  string
-	out  *outfile.Writer
+type Files struct {
+	Dir  string
+	Out  *outfile.Writer
 	errs []error
 }
 
-func (f *files) put(name string, write func(io.Writer) error) {
+func (f *Files) Put(name string, write func(io.Writer) error) {
 	var b bytes.Buffer
 	if err := write(&b); err != nil {
 		f.errs = append(f.errs, fmt.Errorf("render %s: %w", name, err))
 		return
 	}
-	if err := f.out.WriteFile(filepath.Join(f.dir, name), b.Bytes()); err != nil {
+	if err := f.Out.WriteFile(filepath.Join(f.Dir, name), b.Bytes()); err != nil {
 		f.errs = append(f.errs, fmt.Errorf("write %s: %w", name, err))
 	}
 }
 
-func (f *files) err() error { return errors.Join(f.errs...) }
+func (f *Files) Err() error { return errors.Join(f.errs...) }
 
-// writeRendered writes a run's report files other than report.json into
+// WriteRendered writes a run's report files other than report.json into
 // dir (writeReport writes report.json first).
-func writeRendered(out *outfile.Writer, dir string, r *rendered) error {
-	f := &files{dir: dir, out: out}
-	put := f.put
-	put(fileSummary, r.rep.WriteText)
-	put(fileMD, r.rep.WriteMarkdown)
-	put(fileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, []*report.Report{r.rep}) })
-	put(fileHTML, func(w io.Writer) error {
-		return report.WriteHTML(w, &report.Page{Title: r.rep.Scenario.Name, Runs: []report.PageRun{{Report: r.rep, Charts: r.charts, Dir: filepath.Base(dir)}}})
+func WriteRendered(out *outfile.Writer, dir string, r *Rendered) error {
+	f := &Files{Dir: dir, Out: out}
+	put := f.Put
+	put(FileSummary, r.Report.WriteText)
+	put(FileMD, r.Report.WriteMarkdown)
+	put(FileJUnit, func(w io.Writer) error { return report.WriteJUnit(w, []*report.Report{r.Report}) })
+	put(FileHTML, func(w io.Writer) error {
+		return report.WriteHTML(w, &report.Page{Title: r.Report.Scenario.Name, Runs: []report.PageRun{{Report: r.Report, Charts: r.Charts, Dir: filepath.Base(dir)}}})
 	})
-	if err := chart.WriteFiles(filepath.Join(dir, dirPlots), r.charts, out.WriteFile); err != nil {
+	if err := chart.WriteFiles(filepath.Join(dir, DirPlots), r.Charts, out.WriteFile); err != nil {
 		f.errs = append(f.errs, fmt.Errorf("write plots: %w", err))
 	}
-	return f.err()
+	return f.Err()
 }
 
 // chartData gathers what the plots show.

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"strconv"
@@ -135,7 +135,7 @@ func (r *recorder) Tick(now time.Time, w attack.Workers) {
 	if r.checkpoint != nil && now.Sub(r.lastCheckpnt) >= checkpointEvery {
 		r.lastCheckpnt = now
 		if err := r.checkpoint(now); err != nil {
-			r.outErr = &writeError{what: fileStats, err: err}
+			r.outErr = &writeError{what: FileStats, err: err}
 		}
 	}
 }
