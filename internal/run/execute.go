@@ -42,121 +42,252 @@ const (
 // One runs one scenario into dir. It returns the rendered report
 // whenever one could be built, with an error when the run failed part way.
 func One(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat string, sh Sharding, progress int, hg attack.HostGuard) (*Rendered, error) {
-	base := sc.Target.BaseURL
-	var notes []string
-	if base == scenario.Embedded {
-		srv, err := fixtures.Start("127.0.0.1:0", FixtureOptions(sc.Fixture))
-		if err != nil {
-			return nil, fmt.Errorf("start the embedded fixture API: %w", err)
+	s := &session{env: env, sc: sc, dir: dir, sh: sh}
+	defer s.close() // the one cleanup path: whatever start opened
+	if err := s.start(rawFormat, progress, hg); err != nil {
+		return nil, err
+	}
+	runErr := s.send(ctx)
+	if s.rec.n == 0 && ctx.Err() != nil {
+		s.discard()
+		return nil, ErrNothingSent
+	}
+	stopped, runErr := s.explain(ctx, runErr)
+	if err := s.closeStreams(); err != nil && runErr == nil {
+		runErr = err
+	}
+	r, err := finishRun(ctx, env, dir, s.rec.col, s.input(stopped), s.interval)
+	if r != nil {
+		for _, w := range r.Warnings {
+			fmt.Fprintf(env.Stderr, "loadgate: warning: %s (report.json was written; 'loadgate report %s --out DIR' renders the rest again)\n", w, dir)
 		}
-		defer srv.Close()
-		base = srv.URL
-	} else if !reflect.DeepEqual(sc.Fixture, scenario.Fixture{}) {
-		notes = append(notes, "the fixture: settings were ignored: the target is not the embedded fixture API")
 	}
-	if sc.HTTP.InsecureTLS {
-		notes = append(notes, "TLS certificate checks were off (http.insecure_tls)")
-	}
-	proxy, err := startFaults(sc, base)
 	if err != nil {
-		return nil, err
+		return r, errors.Join(runErr, err)
 	}
-	if proxy != nil {
-		defer proxy.Close()
-	}
-	pr := prepare(env, sc, base, sh)
-	if proxy != nil {
-		pr.plan.Client = httpClient(sc, map[string]string{hostPort(base): proxy.Addr()})
-	}
+	return r, runErr
+}
 
-	pr.plan.Guard = hg
-	raw, err := openRaw(dir, rawFormat, sc, pr)
+// session is one run under way: what it opened, in order, and what it
+// has gathered.
+type session struct {
+	env      *Env
+	sc       *scenario.Scenario
+	dir      string
+	sh       Sharding
+	base     string
+	notes    []string
+	proxy    *faults.Proxy
+	pr       *prepared
+	raw      *rawStore
+	reqLog   *reqlog.Log
+	rec      *recorder
+	runner   *attack.Runner
+	interval time.Duration
+	info     report.ScenarioInfo
+	exprs    []threshold.Expr
+	// closers close what was opened, last first; streams are the run
+	// folder's files, closed (and their errors kept) before the report.
+	closers, streams []func() error
+}
+
+// close closes everything the session opened and has not closed.
+func (s *session) close() {
+	_ = s.closeStreams()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// closeStreams closes the run folder's files, returning the first error.
+func (s *session) closeStreams() error {
+	var first error
+	for _, c := range s.streams {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.streams = nil
+	return first
+}
+
+// stream opens a file of the run folder; what flushes and closes it joins
+// the session's streams, as what.
+func (s *session) stream(name, what string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(s.dir, name))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %s: %w", what, err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, FileLog))
+	s.streams = append(s.streams, func() error { return wrapWrite(what, f.Close()) })
+	return f, nil
+}
+
+func wrapWrite(what string, err error) error {
 	if err != nil {
-		raw.close()
-		return nil, fmt.Errorf("create request log: %w", err)
+		return fmt.Errorf("write %s: %w", what, err)
 	}
-	reqLog := reqlog.New(logFile, sc.LogMaxSize(), env.Files.Stream)
-	rec := newRecorder(pr, raw.sink, reqLog)
-	seriesFile, err1 := os.Create(filepath.Join(dir, FileSeries))
-	hlogFile, err2 := os.Create(filepath.Join(dir, FileHlog))
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("create time series: %w", err)
+	return nil
+}
+
+// start readies the target (the embedded fixture API, the fault proxy),
+// the plan, the run folder's files and the recorder.
+func (s *session) start(rawFormat string, progress int, hg attack.HostGuard) error {
+	if err := s.target(); err != nil {
+		return err
 	}
-	interval := sc.Interval()
-	rec.tl = report.NewTimeline(interval, rec.col.Names, targetRate(rec.col.Stages), seriesFile, hlogFile)
-	cpu := env.CPU
+	s.pr = prepare(s.env, s.sc, s.base, s.sh)
+	if s.proxy != nil {
+		s.pr.plan.Client = httpClient(s.sc, map[string]string{hostPort(s.base): s.proxy.Addr()})
+	}
+	s.pr.plan.Guard = hg
+	if err := s.files(rawFormat); err != nil {
+		return err
+	}
+	s.interval = s.sc.Interval()
+	rec := s.rec
+	cpu := s.env.CPU
 	if cpu == nil {
 		cpu = processCPU
 	}
 	rec.health = report.NewHealth(runtime.GOMAXPROCS(0), cpu)
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	rec.live = newLive(env.Stderr, progress, sc, rec.col.Stages, stopRun)
+	// The live view stops the run when an abort threshold is lost: send
+	// gives it the run's context to stop.
+	rec.live = newLive(s.env.Stderr, progress, s.sc, rec.col.Stages, func() {})
+	s.closers = append(s.closers, func() error { rec.live.close(); return nil })
 	rec.tl.OnInterval = rec.live.onInterval
 	phases := rec.col.Phases
-	pr.plan.Phases = func(req int, dns, connect, tls, ttfb time.Duration, reused bool) {
+	s.pr.plan.Phases = func(req int, dns, connect, tls, ttfb time.Duration, reused bool) {
 		phases[req].Add(&report.PhaseSample{DNS: dns, Connect: connect, TLS: tls, TTFB: ttfb, Reused: reused})
 	}
-	runner, err := attack.New(pr.plan)
-	if err != nil {
-		return nil, err
+	var err error
+	if s.runner, err = attack.New(s.pr.plan); err != nil {
+		return err
 	}
-
-	info := report.ScenarioInfo{
-		Name: sc.Name, Description: sc.Description, File: sc.File,
-		Target: displayTarget(sc, base), Environment: sc.Target.Environment,
+	s.info = report.ScenarioInfo{
+		Name: s.sc.Name, Description: s.sc.Description, File: s.sc.File,
+		Target: displayTarget(s.sc, s.base), Environment: s.sc.Target.Environment,
 	}
-	exprs := make([]threshold.Expr, len(sc.Thresholds))
-	for i, t := range sc.Thresholds {
-		exprs[i] = t.Expr
+	for _, t := range s.sc.Thresholds {
+		s.exprs = append(s.exprs, t.Expr)
 	}
-	rec.flush = func(time.Time) error { return errors.Join(raw.flush(), reqLog.Flush(), rec.tl.Flush()) }
-	rec.flushPeriod = min(interval, flushEvery)
+	rec.flushPeriod = min(s.interval, flushEvery)
 	rec.checkpoint = func(now time.Time) error {
 		in := report.Input{
-			Collector: rec.col, Scenario: info, Meta: Meta(sh), Thresholds: exprs, Examples: rec.examples,
-			Notes: notes, Generator: rec.health.Report(),
+			Collector: rec.col, Scenario: s.info, Meta: Meta(s.sh), Thresholds: s.exprs, Examples: rec.examples,
+			Notes: s.notes, Generator: rec.health.Report(),
 		}
-		return writeCheckpoint(env, dir, rec.col, in, interval, now)
+		return writeCheckpoint(s.env, s.dir, rec.col, in, s.interval, now)
 	}
+	return nil
+}
 
-	fmt.Fprintf(env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
-		sc.Name, sc.File, displayTarget(sc, base), sc.TotalDuration(), dir)
-	faultCtx, stopFaults := context.WithCancel(runCtx)
-	faultErr := make(chan error, 1)
-	if proxy != nil {
-		if err := proxy.Begin(); err != nil {
-			stopFaults()
-			return nil, fmt.Errorf("faults: %w", err)
+// target starts the embedded fixture API when the scenario asks for it,
+// and the fault proxy in front of the target when it has faults.
+func (s *session) target() error {
+	s.base = s.sc.Target.BaseURL
+	if s.base == scenario.Embedded {
+		srv, err := fixtures.Start("127.0.0.1:0", FixtureOptions(s.sc.Fixture))
+		if err != nil {
+			return fmt.Errorf("start the embedded fixture API: %w", err)
 		}
-		go func() { faultErr <- proxy.Run(faultCtx, time.Now()) }()
+		s.closers = append(s.closers, srv.Close)
+		s.base = srv.URL
+	} else if !reflect.DeepEqual(s.sc.Fixture, scenario.Fixture{}) {
+		s.notes = append(s.notes, "the fixture: settings were ignored: the target is not the embedded fixture API")
+	}
+	if s.sc.HTTP.InsecureTLS {
+		s.notes = append(s.notes, "TLS certificate checks were off (http.insecure_tls)")
+	}
+	proxy, err := startFaults(s.sc, s.base)
+	if err != nil {
+		return err
+	}
+	if proxy != nil {
+		s.proxy = proxy
+		s.closers = append(s.closers, func() error { proxy.Close(); return nil })
+	}
+	return nil
+}
+
+// files opens the run folder's streams (raw results, request log, time
+// series) and the recorder that writes them.
+func (s *session) files(rawFormat string) error {
+	raw, err := openRaw(s.dir, rawFormat, s.sc, s.pr)
+	if err != nil {
+		return err
+	}
+	s.raw = raw
+	s.streams = append(s.streams, func() error { return wrapWrite("raw results", raw.close()) })
+	logFile, err := s.stream(FileLog, "request log")
+	if err != nil {
+		return err
+	}
+	s.reqLog = reqlog.New(logFile, s.sc.LogMaxSize(), s.env.Files.Stream)
+	// The log's buffer goes to its file before the file closes.
+	s.streams = append(s.streams[:len(s.streams)-1], func() error { return wrapWrite("request log", s.reqLog.Flush()) }, s.streams[len(s.streams)-1])
+	s.rec = newRecorder(s.pr, raw.sink, s.reqLog)
+	series, err := s.stream(FileSeries, "time series")
+	if err != nil {
+		return err
+	}
+	hlog, err := s.stream(FileHlog, "time series")
+	if err != nil {
+		return err
+	}
+	s.rec.tl = report.NewTimeline(s.sc.Interval(), s.rec.col.Names, targetRate(s.rec.col.Stages), series, hlog)
+	// The time series' buffers go to the files before they close.
+	n := len(s.streams)
+	s.streams = append(s.streams[:n-2], append([]func() error{func() error { return wrapWrite("time series", s.rec.tl.Close()) }}, s.streams[n-2:]...)...)
+	s.rec.flush = func(time.Time) error { return errors.Join(raw.flush(), s.reqLog.Flush(), s.rec.tl.Flush()) }
+	return nil
+}
+
+// send runs the attack (and the faults' schedule beside it).
+func (s *session) send(ctx context.Context) error {
+	fmt.Fprintf(s.env.Stderr, "loadgate: running %s (%s) against %s for %s -> %s\n",
+		s.sc.Name, s.sc.File, displayTarget(s.sc, s.base), s.sc.TotalDuration(), s.dir)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	s.rec.live.abort = stopRun
+	faultCtx, stopFaults := context.WithCancel(runCtx)
+	defer stopFaults()
+	faultErr := make(chan error, 1)
+	if s.proxy != nil {
+		if err := s.proxy.Begin(); err != nil {
+			return fmt.Errorf("faults: %w", err)
+		}
+		go func() { faultErr <- s.proxy.Run(faultCtx, time.Now()) }()
 	} else {
 		faultErr <- nil
 	}
-	runErr := runner.Run(runCtx, rec)
-	rec.live.close()
+	runErr := s.runner.Run(runCtx, s.rec)
+	s.rec.live.close()
 	stopFaults()
 	if err := <-faultErr; err != nil && runErr == nil {
 		runErr = fmt.Errorf("faults: %w", err)
 	}
-	if rec.n == 0 && ctx.Err() != nil {
-		// Interrupted before anything was sent: no folder.
-		_ = errors.Join(raw.close(), logFile.Close(), seriesFile.Close(), hlogFile.Close())
-		for _, f := range []string{FileRaw, FileRawGob, FileLog, FileSeries, FileHlog, FileStats} {
-			os.Remove(filepath.Join(dir, f))
-		}
-		os.Remove(dir) // when nothing else is in it
-		return nil, ErrNothingSent
+	return runErr
+}
+
+// discard removes the run folder of a run that sent nothing.
+func (s *session) discard() {
+	s.close()
+	for _, f := range []string{FileRaw, FileRawGob, FileLog, FileSeries, FileHlog, FileStats} {
+		os.Remove(filepath.Join(s.dir, f))
 	}
+	os.Remove(s.dir) // when nothing else is in it
+}
+
+// explain says why the run ended early, if it did, and which error still
+// ends it (an interrupt does not; a failed write does).
+func (s *session) explain(ctx context.Context, runErr error) (string, error) {
+	rec := s.rec
 	switch {
 	case rec.live.aborted != "":
-		fmt.Fprintf(env.Stderr, "loadgate: %s; writing the report\n", rec.live.aborted)
+		fmt.Fprintf(s.env.Stderr, "loadgate: %s; writing the report\n", rec.live.aborted)
 	case ctx.Err() != nil:
-		fmt.Fprintf(env.Stderr, "loadgate: stopped after %d requests; writing what was gathered\n", rec.n)
+		fmt.Fprintf(s.env.Stderr, "loadgate: stopped after %d requests; writing what was gathered\n", rec.n)
 	}
 	var stopped string
 	var exhausted *attack.ErrExhausted
@@ -172,48 +303,32 @@ func One(ctx context.Context, env *Env, sc *scenario.Scenario, dir, rawFormat st
 		// reported, as for an interrupt, and the error still ends the run.
 		stopped = "stopped early: " + werr.Error()
 		rec.col.MarkInterrupted()
-		fmt.Fprintf(env.Stderr, "loadgate: %s; stopped after %d requests, writing what was gathered\n", werr.Error(), rec.n)
+		fmt.Fprintf(s.env.Stderr, "loadgate: %s; stopped after %d requests, writing what was gathered\n", werr.Error(), rec.n)
 	}
-	for _, c := range []struct {
-		what string
-		err  error
-	}{
-		{"raw results", raw.close()},
-		{"request log", reqLog.Flush()}, {"request log", logFile.Close()},
-		{"time series", rec.tl.Close()}, {"time series", seriesFile.Close()}, {"time series", hlogFile.Close()},
-	} {
-		if c.err != nil && runErr == nil {
-			runErr = fmt.Errorf("write %s: %w", c.what, c.err)
-		}
-	}
+	return stopped, runErr
+}
 
+// input is what the report is built from.
+func (s *session) input(stopped string) report.Input {
+	rec := s.rec
 	in := report.Input{
-		Faults:    faultInfos(proxy),
+		Faults:    faultInfos(s.proxy),
 		Generator: rec.health.Report(),
 		Aborted:   rec.live.aborted,
-		Collector: rec.col, Scenario: info, Meta: Meta(sh), Thresholds: exprs, Examples: rec.examples,
-		Stopped: stopped, Notes: notes,
-		RequestLog: &report.LogSummary{File: FileLog, Lines: reqLog.Lines(), Dropped: reqLog.Dropped(), CapBytes: sc.LogMaxSize(), Sample: sc.LogSample()},
+		Collector: rec.col, Scenario: s.info, Meta: Meta(s.sh), Thresholds: s.exprs, Examples: rec.examples,
+		Stopped: stopped, Notes: s.notes,
+		RequestLog: &report.LogSummary{File: FileLog, Lines: s.reqLog.Lines(), Dropped: s.reqLog.Dropped(), CapBytes: s.sc.LogMaxSize(), Sample: s.sc.LogSample()},
 	}
-	if st := runner.AuthStats(); st != nil {
+	if st := s.runner.AuthStats(); st != nil {
 		in.Auth = &report.AuthSummary{
-			Type: sc.Auth.Type, TokenRequests: st.Requests, TokenFailures: st.Failures, ForcedRefreshes: st.Forced,
-			MaxMS: float64(st.MaxLat.Microseconds()) / 1e3, LastError: pr.redactor.String(st.LastError),
+			Type: s.sc.Auth.Type, TokenRequests: st.Requests, TokenFailures: st.Failures, ForcedRefreshes: st.Forced,
+			MaxMS: float64(st.MaxLat.Microseconds()) / 1e3, LastError: s.pr.redactor.String(st.LastError),
 		}
 		if st.Requests > 0 {
 			in.Auth.MeanMS = float64(st.Latency.Microseconds()) / 1e3 / float64(st.Requests)
 		}
 	}
-	r, err := finishRun(ctx, env, dir, rec.col, in, interval)
-	if r != nil {
-		for _, w := range r.Warnings {
-			fmt.Fprintf(env.Stderr, "loadgate: warning: %s (report.json was written; 'loadgate report %s --out DIR' renders the rest again)\n", w, dir)
-		}
-	}
-	if err != nil {
-		return r, errors.Join(runErr, err)
-	}
-	return r, runErr
+	return in
 }
 
 // writeCheckpoint writes the figures of a run still going as its

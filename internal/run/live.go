@@ -228,5 +228,6 @@ func (l *live) close() {
 			l.bar.Abort(false)
 		}
 		l.bars.Wait()
+		l.bars, l.bar = nil, nil
 	}
 }
