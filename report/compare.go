@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/loadgate/loadgate/internal/metric"
 )
 
 // Tolerance is how far one metric may move the bad way before a
@@ -40,8 +43,8 @@ func ParseTolerances(s string) ([]Tolerance, error) {
 		if !ok || v == "" {
 			return nil, fmt.Errorf("%q: want metric=tolerance, such as p95=10%%", part)
 		}
-		if _, known := betterWhenLower(k); !known {
-			return nil, fmt.Errorf("%q: metric %q cannot be compared (p50, p90, p95, p99, mean, max, error_rate, rate_4xx, rate_5xx, throughput)", part, k)
+		if _, known := comparable(k); !known {
+			return nil, fmt.Errorf("%q: metric %q cannot be compared (%s)", part, k, strings.Join(comparableNames(), ", "))
 		}
 		v = strings.TrimPrefix(strings.TrimPrefix(v, "-"), "+")
 		t := Tolerance{Metric: k}
@@ -73,15 +76,15 @@ func ParseTolerances(s string) ([]Tolerance, error) {
 	return out, nil
 }
 
-// betterWhenLower says which way a metric gets worse.
-func betterWhenLower(metric string) (lower, known bool) {
-	switch metric {
-	case "p50", "p90", "p95", "p99", "mean", "max", "error_rate", "rate_4xx", "rate_5xx":
-		return true, true
-	case "throughput":
-		return false, true
+// comparable reports whether a metric can be compared, and whether lower
+// is better: a metric of runs and of their intervals (its change is tested
+// on them) with a better way.
+func comparable(name string) (lower, ok bool) {
+	d, known := metric.Lookup(name)
+	if !known || !d.InRun() || !d.InWindow() || d.Better == metric.Either {
+		return false, false
 	}
-	return false, false
+	return d.Better == metric.Lower, true
 }
 
 // Comparison verdicts.
@@ -185,18 +188,15 @@ func Compare(base, cur CompareInput, tols []Tolerance, alpha float64) *Compariso
 	return c
 }
 
-func figures(r *Report, name string) (Totals, Latency) {
-	if name == AllRequests {
-		if r.CorrectedLatency != nil {
-			return r.Totals, *r.CorrectedLatency
+// comparableNames lists the metrics compare takes.
+func comparableNames() []string {
+	var out []string
+	for _, d := range metric.All() {
+		if _, ok := comparable(d.Name); ok {
+			out = append(out, d.Name)
 		}
-		return r.Totals, r.Latency
 	}
-	rs := r.Requests[name]
-	if rs.CorrectedLatency != nil {
-		return rs.Totals, *rs.CorrectedLatency
-	}
-	return rs.Totals, rs.Latency
+	return out
 }
 
 func tolText(t Tolerance) string {
@@ -213,11 +213,16 @@ func tolText(t Tolerance) string {
 // tolerance the bad way is left without a verdict, its raw p-value set,
 // for Compare to adjust; without enough samples it is a regression.
 func compareOne(base, cur CompareInput, name string, tol Tolerance) Change {
-	bt, bl := figures(base.Report, name)
-	ct, cl := figures(cur.Report, name)
+	bf, bok := base.Report.Figures(name)
+	cf, cok := cur.Report.Figures(name)
 	ch := Change{Request: name, Metric: tol.Metric, Tolerance: tolText(tol), PValue: -1, RawP: -1}
-	ch.Baseline, ch.Current = Metric(tol.Metric, bt, bl), Metric(tol.Metric, ct, cl)
-	if bt.Requests == 0 || ct.Requests == 0 || math.IsNaN(ch.Baseline) || math.IsNaN(ch.Current) {
+	if !bok || !cok || bf.Tries == 0 || cf.Tries == 0 {
+		ch.Verdict = CmpMissing
+		return ch
+	}
+	d, _ := metric.Lookup(tol.Metric)
+	ch.Baseline, ch.Current = d.Read(bf, nil), d.Read(cf, nil)
+	if math.IsNaN(ch.Baseline) || math.IsNaN(ch.Current) {
 		ch.Verdict = CmpMissing
 		return ch
 	}
@@ -225,7 +230,7 @@ func compareOne(base, cur CompareInput, name string, tol Tolerance) Change {
 	if ch.Baseline != 0 {
 		ch.Relative = ch.Delta / ch.Baseline
 	}
-	lower, _ := betterWhenLower(tol.Metric)
+	lower, _ := comparable(tol.Metric)
 	worse := ch.Delta // how much worse, in the metric's unit
 	if !lower {
 		worse = -ch.Delta
@@ -243,19 +248,14 @@ func compareOne(base, cur CompareInput, name string, tol Tolerance) Change {
 		return ch
 	}
 	// Beyond the tolerance the bad way: is it more than noise?
-	switch tol.Metric {
-	case "error_rate", "rate_4xx", "rate_5xx":
-		var eb, ec uint64
-		nb, nc := bt.LogicalRequests, ct.LogicalRequests
-		switch tol.Metric {
-		case "error_rate":
-			eb, ec = bt.Failures, ct.Failures
-		case "rate_4xx":
-			eb, ec, nb, nc = uint64(bt.Rate4xx*float64(bt.Requests)+0.5), uint64(ct.Rate4xx*float64(ct.Requests)+0.5), bt.Requests, ct.Requests
-		default:
-			eb, ec, nb, nc = uint64(bt.Rate5xx*float64(bt.Requests)+0.5), uint64(ct.Rate5xx*float64(ct.Requests)+0.5), bt.Requests, ct.Requests
+	switch {
+	case d.Parts != nil:
+		eb, nb := d.Parts(bf, nil)
+		ec, nc := d.Parts(cf, nil)
+		if !lower {
+			eb, ec = nb-eb, nc-ec // a share that falls: its complement grew
 		}
-		ch.Test, ch.RawP = "two-proportion z-test", proportionGreater(eb, nb, ec, nc)
+		ch.Test, ch.RawP = "two-proportion z-test", proportionGreater(uint64(eb+0.5), uint64(nb+0.5), uint64(ec+0.5), uint64(nc+0.5))
 	default:
 		xs, ys := samples(cur.Series, name, tol.Metric), samples(base.Series, name, tol.Metric)
 		if len(xs) < MinIntervals || len(ys) < MinIntervals {
@@ -272,7 +272,7 @@ func compareOne(base, cur CompareInput, name string, tol Tolerance) Change {
 
 // samples returns a metric's per-interval values, over intervals with
 // enough requests to measure it.
-func samples(s *Series, name, metric string) []float64 {
+func samples(s *Series, name, m string) []float64 {
 	if s == nil {
 		return nil
 	}
@@ -281,26 +281,9 @@ func samples(s *Series, name, metric string) []float64 {
 		if r.Requests < MinIntervalRequests {
 			continue
 		}
-		var v float64
-		switch metric {
-		case "p50":
-			v = r.P50MS
-		case "p90":
-			v = r.P90MS
-		case "p95":
-			v = r.P95MS
-		case "p99":
-			v = r.P99MS
-		case "mean":
-			v = r.MeanMS
-		case "max":
-			v = r.MaxMS
-		case "throughput":
-			v = float64(r.Successes) / (float64(max(r.LengthMS, 1)) / 1000)
-		default:
-			continue
+		if v := WindowValue(m, r, time.Duration(max(r.LengthMS, 1))*time.Millisecond); !math.IsNaN(v) {
+			out = append(out, v)
 		}
-		out = append(out, v)
 	}
 	return out
 }

@@ -123,7 +123,7 @@ func testReport(name string) *Report {
 			Requests: 1800, Successes: 1734, Failures: 36, LogicalRequests: 1770,
 			RateRPS: 30, ThroughputRPS: 28.9, TargetRateRPS: &target, SuccessRate: 1734.0 / 1770, ErrorRate: 36.0 / 1770,
 			Rate4xx: 36.0 / 1800, Rate5xx: 20.0 / 1800, NetworkRate: 10.0 / 1770, ProtocolRate: 12.0 / 1770,
-			BusinessRate: 20.0 / 1770, SystemRate: 24.0 / 1770, TimeoutRate: 10.0 / 1770,
+			BusinessRate: 20.0 / 1770, SystemRate: 24.0 / 1770, TimeoutRate: 10.0 / 1770, Timeouts: 10, WindowS: 60,
 			StatusCodes:  map[string]uint64{"200": 1164, "201": 570, "404": 12, "422": 20, "429": 4, "503": 20},
 			Errors:       map[string]uint64{"timeout": 10},
 			ErrorClasses: map[string]uint64{"network": 10, "protocol": 12, "business": 20, "system": 24},

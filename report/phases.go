@@ -1,7 +1,6 @@
 package report
 
 import (
-	"math"
 	"sync"
 	"time"
 
@@ -103,47 +102,4 @@ func (p *PhaseStats) summary() *Phases {
 		}
 	}
 	return out
-}
-
-// phaseMetric returns a phase metric ("ttfb_p95", "new_connection_rate")
-// from a phase report; ok is false when the name is not a phase metric.
-func phaseMetric(name string, p *Phases) (v float64, ok bool) {
-	switch name {
-	case "new_connection_rate", "connection_reuse_rate":
-		if p == nil {
-			return math.NaN(), true
-		}
-		if name == "new_connection_rate" {
-			return 1 - p.ReuseRate, true
-		}
-		return p.ReuseRate, true
-	}
-	for ph := range numPhases {
-		prefix := phaseNames[ph] + "_"
-		if len(name) <= len(prefix) || name[:len(prefix)] != prefix {
-			continue
-		}
-		if p == nil {
-			return math.NaN(), true
-		}
-		l := [numPhases]*Latency{p.DNS, p.Connect, p.TLS, p.TTFB}[ph]
-		if l == nil {
-			return math.NaN(), true
-		}
-		switch name[len(prefix):] {
-		case "p50":
-			return l.P50, true
-		case "p90":
-			return l.P90, true
-		case "p95":
-			return l.P95, true
-		case "p99":
-			return l.P99, true
-		case "max":
-			return l.Max, true
-		case "mean":
-			return l.Mean, true
-		}
-	}
-	return 0, false
 }

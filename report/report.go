@@ -7,10 +7,12 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/loadgate/loadgate/internal/metric"
 	"github.com/loadgate/loadgate/internal/outcome"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
@@ -155,6 +157,8 @@ type Totals struct {
 	// last answers.
 	ThroughputRPS float64 `json:"throughput_rps"`
 	RateRPS       float64 `json:"rate_rps"`
+	// WindowS is the sending window those are per second of, in seconds.
+	WindowS float64 `json:"window_s"`
 	// TargetRateRPS is the rate the schedule asked for; absent when a
 	// closed-model stage ran.
 	TargetRateRPS *float64          `json:"target_rate_rps,omitempty"`
@@ -164,6 +168,7 @@ type Totals struct {
 	Rate5xx       float64           `json:"rate_5xx"`
 	NetworkRate   float64           `json:"network_error_rate"`
 	TimeoutRate   float64           `json:"timeout_rate"`
+	Timeouts      uint64            `json:"timeouts"` // requests that ended in a timeout
 	StatusCodes   map[string]uint64 `json:"status_codes"`
 	Errors        map[string]uint64 `json:"errors"` // transport errors by kind
 	BytesIn       uint64            `json:"bytes_in"`
@@ -202,18 +207,8 @@ type Check struct {
 	FailureRate float64 `json:"failure_rate"`
 }
 
-// Latency is a latency summary in milliseconds.
-type Latency struct {
-	Min    float64 `json:"min"`
-	Mean   float64 `json:"mean"`
-	StdDev float64 `json:"stddev"`
-	P50    float64 `json:"p50"`
-	P90    float64 `json:"p90"`
-	P95    float64 `json:"p95"`
-	P99    float64 `json:"p99"`
-	P999   float64 `json:"p999"`
-	Max    float64 `json:"max"`
-}
+// Latency is a latency distribution's figures, in milliseconds.
+type Latency = metric.Stats
 
 // RequestSummary is the figures of one request name.
 type RequestSummary struct {
@@ -473,6 +468,8 @@ func totals(s *Stats, send time.Duration) Totals {
 		BusinessRate:    zeroNaN(ratio(s.Classes[outcome.ClassBusiness], s.Logical)),
 		SystemRate:      zeroNaN(ratio(s.Classes[outcome.ClassSystem], s.Logical)),
 		TimeoutRate:     zeroNaN(ratio(s.Timeouts, s.Logical)),
+		Timeouts:        s.Timeouts,
+		WindowS:         send.Seconds(),
 		StatusCodes:     map[string]uint64{},
 		Errors:          map[string]uint64{},
 		ErrorClasses:    map[string]uint64{},
@@ -558,61 +555,6 @@ func latency(h *hdrhistogram.Histogram, s *Stats) Latency {
 	return l
 }
 
-// Metric returns the value of a threshold metric for totals and latency,
-// in the metric's normalised unit; NaN when there is no value.
-func Metric(name string, t Totals, l Latency) float64 {
-	if t.LogicalRequests == 0 && name != "requests" && name != "throughput" && name != "rate" {
-		return math.NaN()
-	}
-	switch name {
-	case "min":
-		return l.Min
-	case "mean":
-		return l.Mean
-	case "stddev":
-		return l.StdDev
-	case "p50":
-		return l.P50
-	case "p90":
-		return l.P90
-	case "p95":
-		return l.P95
-	case "p99":
-		return l.P99
-	case "p999":
-		return l.P999
-	case "max":
-		return l.Max
-	case "error_rate":
-		return t.ErrorRate
-	case "success_rate":
-		return t.SuccessRate
-	case "rate_4xx":
-		return t.Rate4xx
-	case "rate_5xx":
-		return t.Rate5xx
-	case "network_error_rate":
-		return t.NetworkRate
-	case "protocol_error_rate":
-		return t.ProtocolRate
-	case "business_error_rate":
-		return t.BusinessRate
-	case "system_error_rate":
-		return t.SystemRate
-	case "retry_amplification":
-		return t.RetryAmplification
-	case "timeout_rate":
-		return t.TimeoutRate
-	case "throughput":
-		return t.ThroughputRPS
-	case "rate":
-		return t.RateRPS
-	case "requests":
-		return float64(t.Requests)
-	}
-	return math.NaN()
-}
-
 // Evaluate checks every threshold against the report's figures, and the
 // windowed ones against the time series.
 func Evaluate(r *Report, ths []threshold.Expr, s *Series) []ThresholdResult {
@@ -634,12 +576,23 @@ func Evaluate(r *Report, ths []threshold.Expr, s *Series) []ThresholdResult {
 
 // value returns the figure a threshold names, NaN when there is none.
 func (r *Report) value(e threshold.Expr) float64 {
+	f, ok := r.Figures(e.Request())
+	if !ok {
+		return math.NaN()
+	}
+	return metric.Value(e.Metric.Name, f, e.Labels)
+}
+
+// Figures returns the figures every metric is read from, for one request
+// name, or for all requests when name is "" or "all"; false for a name the
+// report does not have.
+func (r *Report) Figures(name string) (*metric.Figures, bool) {
 	t, l, ph, cl := r.Totals, r.Latency, r.Phases, r.CorrectedLatency
 	var checks []Check
-	if name := e.Request(); name != "" {
+	if name != "" && name != AllRequests {
 		rs, ok := r.Requests[name]
 		if !ok {
-			return math.NaN()
+			return nil, false
 		}
 		t, l, checks, ph, cl = rs.Totals, rs.Latency, rs.Checks, rs.Phases, rs.CorrectedLatency
 	} else {
@@ -647,36 +600,59 @@ func (r *Report) value(e threshold.Expr) float64 {
 			checks = append(checks, r.Requests[n].Checks...)
 		}
 	}
-	if v, ok := phaseMetric(e.Metric.Name, ph); ok {
-		return v
+	f := metric.New()
+	f.Tries, f.Logical, f.Successes = float64(t.Requests), float64(t.LogicalRequests), float64(t.Successes)
+	f.Status4xx, f.Status5xx = 0, 0
+	for code, n := range t.StatusCodes {
+		switch {
+		case strings.HasPrefix(code, "4") && len(code) == 3:
+			f.Status4xx += float64(n)
+		case strings.HasPrefix(code, "5") && len(code) == 3:
+			f.Status5xx += float64(n)
+		}
 	}
+	f.Network, f.Protocol = float64(t.ErrorClasses["network"]), float64(t.ErrorClasses["protocol"])
+	f.Business, f.System = float64(t.ErrorClasses["business"]), float64(t.ErrorClasses["system"])
+	f.Timeouts, f.Seconds = float64(t.Timeouts), t.WindowS
+	if t.Timeouts == 0 && t.TimeoutRate > 0 {
+		// report.json from before timeouts: the count its rate gives.
+		f.Timeouts = math.Round(t.TimeoutRate * f.Logical)
+	}
+	if f.Seconds == 0 {
+		// report.json from before window_s: the window its rates give.
+		switch {
+		case t.ThroughputRPS > 0:
+			f.Seconds = float64(t.Successes) / t.ThroughputRPS
+		case t.RateRPS > 0:
+			f.Seconds = float64(t.Requests) / t.RateRPS
+		}
+	}
+	f.Checked = f.Logical - f.Network - f.Protocol - f.System
 	// Latency from the intended send time is the default where there is
 	// one (open-model stages): what the users of the target waited.
-	if e.Metric.Kind == threshold.Duration && cl != nil && e.Labels["latency"] != "raw" {
-		l = *cl
+	f.Latency, f.Raw = l, l
+	if cl != nil {
+		f.Latency = *cl
 	}
-	switch e.Metric.Name {
-	case "error_code":
-		if t.LogicalRequests == 0 {
-			return math.NaN()
-		}
-		return float64(t.ErrorCodes[e.Labels["code"]]) / float64(t.LogicalRequests)
-	case "check_failure_rate":
-		var checked, failed uint64
-		want, one := e.Labels["check"]
-		for _, c := range checks {
-			if !one || c.Name == want {
-				checked, failed = checked+c.Checked, failed+c.Failed
+	f.ErrorCodes = map[string]float64{}
+	for code, n := range t.ErrorCodes {
+		f.ErrorCodes[code] = float64(n)
+	}
+	f.Checks = map[string][2]float64{}
+	for _, c := range checks {
+		v := f.Checks[c.Name]
+		f.Checks[c.Name] = [2]float64{v[0] + float64(c.Checked), v[1] + float64(c.Failed)}
+	}
+	if ph != nil {
+		f.NewConns, f.ReusedConns = float64(ph.NewConnections), float64(ph.ReusedConnection)
+		f.Phases = map[string]metric.Stats{}
+		for name, p := range map[string]*Latency{"dns": ph.DNS, "connect": ph.Connect, "tls": ph.TLS, "ttfb": ph.TTFB} {
+			if p != nil {
+				f.Phases[name] = *p
 			}
 		}
-		if !one {
-			// Any check: the share of logical requests that were business
-			// errors, over those whose content was checked.
-			return ratio(t.ErrorClasses["business"], t.LogicalRequests-t.ErrorClasses["network"]-t.ErrorClasses["protocol"]-t.ErrorClasses["system"])
-		}
-		return ratio(failed, checked)
 	}
-	return Metric(e.Metric.Name, t, l)
+	return f, true
 }
 
 // WriteJSON writes the report as indented JSON.

@@ -7,6 +7,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/loadgate/loadgate/internal/metric"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -110,57 +111,30 @@ func slide(recs []*IntervalRecord, k int, hist bool, fn func(i int, w *IntervalR
 
 // WindowValue is the value of a windowable metric over the figures rec
 // covering d of wall time; NaN when there is nothing to measure.
-func WindowValue(metric string, rec *IntervalRecord, d time.Duration) float64 {
-	ratio := func(n, of uint64) float64 {
-		if of == 0 {
-			return math.NaN()
+func WindowValue(name string, rec *IntervalRecord, d time.Duration) float64 {
+	def, ok := metric.Lookup(name)
+	if !ok || !def.InWindow() {
+		return math.NaN()
+	}
+	f := metric.New()
+	f.Tries, f.Logical, f.Successes = float64(rec.Requests), float64(rec.Logical), float64(rec.Successes)
+	f.Status4xx, f.Status5xx = float64(rec.S4xx), float64(rec.S5xx)
+	f.Network, f.Protocol, f.Business, f.System = float64(rec.Network), float64(rec.Protocol), float64(rec.Business), float64(rec.System)
+	f.Timeouts, f.Seconds = float64(rec.Timeouts), d.Seconds()
+	if def.Kind == metric.Duration && rec.Requests > 0 {
+		// Percentiles cost a walk of the histogram: only for latency.
+		l := metric.Stats{Min: rec.MinMS, Mean: rec.MeanMS, StdDev: rec.StdDevMS(), Max: rec.MaxMS,
+			P50: math.NaN(), P90: math.NaN(), P95: math.NaN(), P99: math.NaN(), P999: math.NaN()}
+		if rec.hist != nil {
+			q := rec.hist.ValueAtPercentilesSlice([]float64{50, 90, 95, 99, 99.9})
+			l.P50, l.P90, l.P95, l.P99, l.P999 = float64(q[0])/1e3, float64(q[1])/1e3, float64(q[2])/1e3, float64(q[3])/1e3, float64(q[4])/1e3
+		} else if rec.P50MS > 0 {
+			// A record read without its histogram: the percentiles written.
+			l.P50, l.P90, l.P95, l.P99 = rec.P50MS, rec.P90MS, rec.P95MS, rec.P99MS
 		}
-		return float64(n) / float64(of)
+		f.Latency, f.Raw = l, l
 	}
-	switch metric {
-	case "error_rate":
-		return ratio(rec.Logical-rec.Successes, rec.Logical)
-	case "success_rate":
-		return ratio(rec.Successes, rec.Logical)
-	case "network_error_rate":
-		return ratio(rec.Network, rec.Logical)
-	case "protocol_error_rate":
-		return ratio(rec.Protocol, rec.Logical)
-	case "business_error_rate":
-		return ratio(rec.Business, rec.Logical)
-	case "system_error_rate":
-		return ratio(rec.System, rec.Logical)
-	case "timeout_rate":
-		return ratio(rec.Timeouts, rec.Logical)
-	case "rate_4xx":
-		return ratio(rec.S4xx, rec.Requests)
-	case "rate_5xx":
-		return ratio(rec.S5xx, rec.Requests)
-	case "throughput":
-		return float64(rec.Successes) / d.Seconds()
-	case "rate":
-		return float64(rec.Requests) / d.Seconds()
-	case "requests":
-		return float64(rec.Requests)
-	}
-	if rec.Requests == 0 {
-		return math.NaN()
-	}
-	switch metric {
-	case "mean":
-		return rec.MeanMS
-	case "stddev":
-		return rec.StdDevMS()
-	case "min":
-		return rec.MinMS
-	case "max":
-		return rec.MaxMS
-	}
-	q := map[string]float64{"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p999": 99.9}[metric]
-	if q == 0 || rec.hist == nil {
-		return math.NaN()
-	}
-	return float64(rec.hist.ValueAtPercentile(q)) / 1e3
+	return def.Read(f, nil)
 }
 
 // aligned returns the intervals of a request (or all) on the time axis of

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/metric"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/redact"
 	"github.com/loadgate/loadgate/internal/run"
@@ -230,7 +231,7 @@ func writeOverview(w io.Writer) {
 		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nExit codes: 0 pass, 1 a threshold failed, 2 bad usage or input, 3 the run failed or was interrupted,\n4 inconclusive (loadgate itself was saturated).\n")
-	b.WriteString("Run 'loadgate help <command>' or 'loadgate <command> -h' for a command's flags and examples.\n")
+	b.WriteString("Run 'loadgate help <command>' or 'loadgate <command> -h' for a command's flags and examples,\n'loadgate help metrics' for the metrics thresholds take.\n")
 	_, _ = io.WriteString(w, b.String()) // a closed stdout is not worth an error
 }
 
@@ -258,8 +259,8 @@ func helpCommand() *command {
 	c := &command{
 		name:    "help",
 		summary: "Show help for loadgate or one of its commands",
-		usage:   "loadgate help [command]",
-		details: "Examples:\n  loadgate help\n  loadgate help run",
+		usage:   "loadgate help [command | metrics]",
+		details: "'loadgate help metrics' lists every metric thresholds, compare and capacity read.\n\nExamples:\n  loadgate help\n  loadgate help run\n  loadgate help metrics",
 	}
 	c.run = func(_ context.Context, env *Env, args []string) error {
 		fs := newFlagSet(c)
@@ -268,6 +269,10 @@ func helpCommand() *command {
 		}
 		if fs.NArg() == 0 {
 			writeOverview(env.Stdout)
+			return nil
+		}
+		if fs.Arg(0) == "metrics" {
+			_, _ = io.WriteString(env.Stdout, metric.Text())
 			return nil
 		}
 		target := lookup(fs.Arg(0))

@@ -99,7 +99,7 @@ Examples:
 			if err != nil {
 				return usageErr("", "--threshold: %v", err)
 			}
-			if !e.Metric.Probe || e.Windowed() || len(e.Labels) > 0 {
+			if !e.Metric.InProbe() || e.Windowed() || len(e.Labels) > 0 {
 				return usageErr("probe metrics: dns_, connect_, tls_, ttfb_, total_ + min/p50/p95/max, and error_rate, timeout_rate, dns_error_rate, connect_error_rate, tls_error_rate",
 					"--threshold %q: %s is not a probe metric", src, e.Metric.Name)
 			}

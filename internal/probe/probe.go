@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/loadgate/loadgate/internal/metric"
 )
 
 // Options configure a probe.
@@ -226,6 +228,7 @@ type Summary struct {
 	TLSErrorRate     float64        `json:"tls_error_rate"`
 	Status           map[int]int    `json:"status_codes"`
 	Errors           map[string]int `json:"errors"` // plain message -> tries
+	fails            map[string]int // tries by the phase that failed
 }
 
 // Summarize computes a probe's figures. Percentiles are exact (nearest
@@ -251,6 +254,7 @@ func Summarize(url string, tries []Try) Summary {
 			vals["total"] = append(vals["total"], t.Total)
 		}
 	}
+	s.fails = fails
 	for name, v := range vals {
 		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
 		rank := func(q float64) float64 {
@@ -273,44 +277,20 @@ func Summarize(url string, tries []Try) Summary {
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 
 // Metric returns a probe metric: "connect_p95", "timeout_rate", ...; NaN
-// when the phase never happened.
+// when the phase never happened, false for a metric a probe does not have.
 func (s Summary) Metric(name string) (float64, bool) {
-	switch name {
-	case "error_rate":
-		return s.ErrorRate, true
-	case "success_rate":
-		return s.SuccessRate, true
-	case "timeout_rate":
-		return s.TimeoutRate, true
-	case "dns_error_rate":
-		return s.DNSErrorRate, true
-	case "connect_error_rate":
-		return s.ConnectErrorRate, true
-	case "tls_error_rate":
-		return s.TLSErrorRate, true
-	}
-	phase, stat, ok := strings.Cut(name, "_")
-	if !ok {
+	d, ok := metric.Lookup(name)
+	if !ok || !d.InProbe() {
 		return 0, false
 	}
-	switch phase {
-	case "dns", "connect", "tls", "ttfb", "total":
-	default:
-		return 0, false
+	f := metric.New()
+	f.Tries, f.Logical, f.Successes = float64(s.Tries), float64(s.Tries), float64(s.Successes)
+	f.Timeouts = float64(s.fails[FailTimeout])
+	f.PhaseErrors = map[string]float64{"dns": float64(s.fails[FailDNS]), "connect": float64(s.fails[FailConnect]), "tls": float64(s.fails[FailTLS])}
+	f.Phases = map[string]metric.Stats{}
+	for name, p := range s.Phases {
+		f.Phases[name] = metric.Stats{Min: p.Min, P50: p.P50, P95: p.P95, Max: p.Max,
+			Mean: math.NaN(), StdDev: math.NaN(), P90: math.NaN(), P99: math.NaN(), P999: math.NaN()}
 	}
-	p, have := s.Phases[phase]
-	if !have {
-		return math.NaN(), true
-	}
-	switch stat {
-	case "p50":
-		return p.P50, true
-	case "p95":
-		return p.P95, true
-	case "max":
-		return p.Max, true
-	case "min":
-		return p.Min, true
-	}
-	return 0, false
+	return d.Read(f, nil), true
 }

@@ -97,7 +97,7 @@ func TestSummarizeRatesAndThreshold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !e.Metric.Probe {
+	if !e.Metric.InProbe() {
 		t.Fatalf("timeout_rate is not a probe metric: %+v", e.Metric)
 	}
 	strict, err := threshold.Parse("timeout_rate < 0.1%")

@@ -126,13 +126,16 @@ func (r *recorder) Tick(now time.Time, w attack.Workers) {
 	if r.lastCheckpnt.IsZero() {
 		r.lastFlush, r.lastCheckpnt = now, now // the first ones come a while after the start
 	}
-	if r.flush != nil && now.Sub(r.lastFlush) >= r.flushPeriod {
+	// A checkpoint comes after a flush: the raw results on disk then hold
+	// every result its figures count.
+	checkpoint := r.checkpoint != nil && now.Sub(r.lastCheckpnt) >= checkpointEvery
+	if r.flush != nil && (checkpoint || now.Sub(r.lastFlush) >= r.flushPeriod) {
 		r.lastFlush = now
 		if err := r.flush(now); err != nil {
 			r.outErr = &writeError{what: "run folder", err: err}
 		}
 	}
-	if r.checkpoint != nil && now.Sub(r.lastCheckpnt) >= checkpointEvery {
+	if checkpoint && r.outErr == nil {
 		r.lastCheckpnt = now
 		if err := r.checkpoint(now); err != nil {
 			r.outErr = &writeError{what: FileStats, err: err}

@@ -224,7 +224,7 @@ func (v *validator) thresholds() {
 	for i, t := range v.s.Thresholds {
 		p := fmt.Sprintf("thresholds[%d]", i)
 		e := t.Expr
-		if !e.Metric.Run {
+		if !e.Metric.InRun() {
 			v.fail(p, "%q: %s is a probe metric ('loadgate probe --threshold'), not measured in runs", e.Source, e.Metric.Name)
 			continue
 		}

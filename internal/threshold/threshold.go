@@ -10,96 +10,34 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/loadgate/loadgate/internal/metric"
 )
 
 // Kind says what a metric measures and so which units its value takes.
-type Kind int
+type Kind = metric.Kind
 
 // The metric kinds.
 const (
-	Duration  Kind = iota + 1 // milliseconds; units us, ms, s, m
-	Ratio                     // fraction; units % or none
-	PerSecond                 // events per second; units /s, /m, /h or none
-	Count                     // a plain number
+	Duration  = metric.Duration  // milliseconds; units us, ms, s, m
+	Ratio     = metric.Ratio     // fraction; units % or none
+	PerSecond = metric.PerSecond // events per second; units /s, /m, /h or none
+	Count     = metric.Count     // a plain number
 )
 
-// Metric describes one metric a threshold can name.
-type Metric struct {
-	Name   string
-	Kind   Kind
-	Labels []string // selector keys the metric accepts, such as "request"
-	Help   string
-	// Run and Probe say where the metric exists: in a run's figures, in a
-	// probe's, or both.
-	Run, Probe bool
-}
-
-var metrics = buildMetrics()
-
-func buildMetrics() map[string]Metric {
-	out := map[string]Metric{}
-	register := func(kind Kind, labels []string, help string, names ...string) {
-		for _, n := range names {
-			out[n] = Metric{Name: n, Kind: kind, Labels: labels, Help: help, Run: true}
-		}
-	}
-	req := []string{"request"}
-	// latency=raw or latency=corrected: from the actual or the intended
-	// send time (the default for open-model stages is corrected).
-	register(Duration, []string{"request", "latency"}, "latency percentile, mean, spread or extreme", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p999", "max")
-	register(Ratio, req, "fraction of requests", "error_rate", "success_rate", "rate_4xx", "rate_5xx",
-		"network_error_rate", "timeout_rate", "protocol_error_rate", "business_error_rate", "system_error_rate")
-	register(Ratio, []string{"request", "code"}, "fraction of requests whose body carried the error code", "error_code")
-	register(Ratio, []string{"request", "check"}, "fraction of checked responses failing the check (any check without a selector)", "check_failure_rate")
-	register(PerSecond, req, "per second", "throughput", "rate")
-	register(Count, req, "number of requests", "requests")
-	register(Count, req, "HTTP requests sent per logical request, retries included", "retry_amplification")
-	for _, ph := range []string{"dns", "connect", "tls", "ttfb"} {
-		for _, q := range []string{"p50", "p90", "p95", "p99", "max", "mean"} {
-			register(Duration, req, ph+" phase of the tries", ph+"_"+q)
-		}
-	}
-	register(Ratio, req, "share of tries that opened a new connection", "new_connection_rate")
-	register(Ratio, req, "share of tries that reused a connection", "connection_reuse_rate")
-	// Probe metrics; the phase ones a run has too.
-	probe := func(kind Kind, help string, run bool, names ...string) {
-		for _, n := range names {
-			m := out[n]
-			if m.Name == "" {
-				m = Metric{Name: n, Kind: kind, Help: help, Run: run}
-			}
-			m.Probe = true
-			out[n] = m
-		}
-	}
-	for _, ph := range []string{"dns", "connect", "tls", "ttfb", "total"} {
-		probe(Duration, ph+" phase of the tries", false, ph+"_min", ph+"_p50", ph+"_p95", ph+"_max")
-	}
-	probe(Ratio, "share of tries", false, "dns_error_rate", "connect_error_rate", "tls_error_rate")
-	probe(Ratio, "share of tries", true, "error_rate", "success_rate", "timeout_rate")
-	return out
-}
+// Metric describes one metric a threshold can name: an entry of the
+// registry.
+type Metric = metric.Def
 
 // Lookup returns the metric called name.
-func Lookup(name string) (Metric, bool) {
-	m, ok := metrics[name]
-	return m, ok
-}
+func Lookup(name string) (Metric, bool) { return metric.Lookup(name) }
 
 // Names lists every metric a threshold can use, sorted.
-func Names() []string {
-	out := make([]string, 0, len(metrics))
-	for n := range metrics {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return metric.Names() }
 
 // Op is a comparison operator.
 type Op string
@@ -134,17 +72,9 @@ func (e Expr) Windowed() bool { return e.Window > 0 || e.Consecutive > 0 }
 
 // Windowable reports whether a metric can be computed for one interval or
 // window of the time series.
-func Windowable(metric string) bool {
-	switch metric {
-	case "error_code", "check_failure_rate", "retry_amplification", "new_connection_rate", "connection_reuse_rate":
-		return false
-	}
-	for _, ph := range []string{"dns_", "connect_", "tls_", "ttfb_"} {
-		if strings.HasPrefix(metric, ph) {
-			return false
-		}
-	}
-	return true
+func Windowable(name string) bool {
+	d, ok := metric.Lookup(name)
+	return ok && d.InWindow()
 }
 
 var (
@@ -254,7 +184,7 @@ func parsePlain(text, src string) (Expr, error) {
 	if name == "" {
 		return e, fmt.Errorf("%q: expected a metric name first", s)
 	}
-	m, ok := metrics[name]
+	m, ok := metric.Lookup(name)
 	if !ok {
 		return e, fmt.Errorf("%q: unknown metric %q%s", s, name, suggest(name))
 	}
@@ -369,7 +299,7 @@ func parseValue(s string, k Kind) (float64, error) {
 // suggest returns a hint naming the closest known metric, if any is close.
 func suggest(name string) string {
 	best, bestD := "", 3
-	for n := range metrics {
+	for _, n := range metric.Names() {
 		if d := Distance(name, n); d < bestD || d == bestD && n < best {
 			best, bestD = n, d
 		}
