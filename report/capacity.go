@@ -6,8 +6,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -210,60 +208,6 @@ func (c *Capacity) StepsByRate() []CapacityStep {
 	out := append([]CapacityStep(nil), c.Steps...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].TargetRPS < out[j].TargetRPS })
 	return out
-}
-
-func sloCell(s CapacityStep) string {
-	var failed []string
-	for _, t := range s.SLOs {
-		if !t.Pass {
-			failed = append(failed, t.Expr+" ("+t.ActualText+")")
-		}
-	}
-	return strings.Join(failed, "; ")
-}
-
-// WriteText writes the capacity table and the result.
-func (c *Capacity) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "scenario  %s against %s\nslos      %s\n\n", c.Scenario.Name, c.Scenario.Target, strings.Join(c.SLOs, ", "))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "step\ttarget\tsent\tthroughput\tp50\tp95\tp99\terrors\tcpu\tverdict\t")
-	for _, s := range c.Steps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.N, fmtRate(s.TargetRPS), fmtRate(s.RateRPS), fmtRate(s.ThroughputRPS),
-			fmtMS(s.Latency.P50), fmtMS(s.Latency.P95), fmtMS(s.Latency.P99), fmtPct(s.ErrorRate), fmtPct(s.GeneratorCPU), strings.ToUpper(s.Verdict))
-	}
-	tw.Flush()
-	b.WriteString("\n")
-	if len(c.LimitedBy) > 0 {
-		fmt.Fprintf(&b, "limit     %s\n", strings.Join(c.LimitedBy, "; "))
-	}
-	if k := c.Knee; k != nil {
-		fmt.Fprintf(&b, "knee      %s (step %d, p95 %s): latency climbs faster past it\n", fmtRate(k.TargetRPS), k.Step, fmtMS(k.P95))
-	}
-	for _, n := range c.Notes {
-		fmt.Fprintf(&b, "note      %s\n", n)
-	}
-	fmt.Fprintf(&b, "result    %s\n", c.Summary)
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// WriteMarkdown writes the capacity table for a pull-request comment or a
-// planning document.
-func (c *Capacity) WriteMarkdown(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## loadgate capacity: %s\n\n%s\n\n", mdText(c.Scenario.Name), mdText(c.Summary))
-	fmt.Fprintf(&b, "SLOs: %s\n\n", mdText(strings.Join(c.SLOs, ", ")))
-	b.WriteString("| step | target | sent | throughput | p50 | p95 | p99 | errors | verdict | broken SLOs |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
-	for _, s := range c.StepsByRate() {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.N, fmtRate(s.TargetRPS), fmtRate(s.RateRPS), fmtRate(s.ThroughputRPS),
-			fmtMS(s.Latency.P50), fmtMS(s.Latency.P95), fmtMS(s.Latency.P99), fmtPct(s.ErrorRate), s.Verdict, mdText(sloCell(s)))
-	}
-	if k := c.Knee; k != nil {
-		fmt.Fprintf(&b, "\nKnee at %s (p95 %s).\n", fmtRate(k.TargetRPS), fmtMS(k.P95))
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // WriteJSON writes capacity.json.

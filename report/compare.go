@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/loadgate/loadgate/internal/metric"
@@ -357,91 +356,9 @@ func proportionGreater(eb, nb, ec, nc uint64) float64 {
 
 func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
-// WriteText writes the comparison as a table.
-func (c *Comparison) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "baseline  %s\ncurrent   %s\n\n", c.Baseline, c.Current)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "request\tmetric\tbaseline\tcurrent\tchange\ttolerance\tp\tverdict\t")
-	for _, ch := range c.Changes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ch.Request, ch.Metric, cmpValue(ch.Metric, ch.Baseline),
-			cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance, pText(ch.PValue), strings.ToUpper(ch.Verdict))
-	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\nverdict   %s (regressions must be beyond their tolerance and significant at p < %g)\n", strings.ToUpper(c.Verdict), c.Alpha)
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func pText(p float64) string {
-	if p < 0 {
-		return "-"
-	}
-	return strconv.FormatFloat(p, 'g', 2, 64)
-}
-
-func cmpValue(metric string, v float64) string {
-	switch {
-	case metric == "throughput":
-		return fmtRate(v)
-	case strings.HasSuffix(metric, "rate") || strings.HasPrefix(metric, "rate_"):
-		return fmtPct(v)
-	}
-	return fmtMS(v)
-}
-
-func cmpChange(ch Change) string {
-	if ch.Verdict == CmpMissing {
-		return "-"
-	}
-	if strings.HasSuffix(ch.Metric, "rate") || strings.HasPrefix(ch.Metric, "rate_") {
-		return fmt.Sprintf("%+.3fpp", ch.Delta*100)
-	}
-	return fmt.Sprintf("%+.1f%%", ch.Relative*100)
-}
-
-// WriteMarkdown writes the comparison for a pull-request comment.
-func (c *Comparison) WriteMarkdown(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## loadgate compare: %s\n\n", mdVerdict(c.Verdict))
-	fmt.Fprintf(&b, "Baseline `%s`, current `%s`. A regression is a change beyond its tolerance that a test finds significant at p < %g.\n\n",
-		strings.ReplaceAll(c.Baseline, "`", ""), strings.ReplaceAll(c.Current, "`", ""), c.Alpha)
-	b.WriteString("| request | metric | baseline | current | change | tolerance | p | verdict |\n|---|---|---:|---:|---:|---:|---:|---|\n")
-	for _, ch := range c.Changes {
-		v := ch.Verdict
-		if v == CmpRegression {
-			v = "**regression**"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdText(ch.Request), ch.Metric, cmpValue(ch.Metric, ch.Baseline),
-			cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance, pText(ch.PValue), v)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 // WriteJSON writes the comparison as JSON.
 func (c *Comparison) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(c)
-}
-
-// WriteJUnit writes one testcase per metric and request; a regression is a
-// failure.
-func (c *Comparison) WriteJUnit(w io.Writer) error {
-	s := junitSuite{Name: "loadgate compare", Time: "0",
-		Properties: []junitProperty{{"baseline", c.Baseline}, {"current", c.Current}}}
-	for _, ch := range c.Changes {
-		tc := junitCase{Name: ch.Request + " " + ch.Metric, Classname: "loadgate.compare", Time: "0"}
-		if ch.Verdict == CmpRegression {
-			msg := fmt.Sprintf("%s %s: %s -> %s (%s), tolerance %s", ch.Request, ch.Metric, cmpValue(ch.Metric, ch.Baseline),
-				cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance)
-			tc.Failure = &junitMessage{Message: msg, Type: "regression", Text: msg + "\ntest: " + ch.Test + ", p = " + pText(ch.PValue)}
-			s.Failures++
-		}
-		s.Cases = append(s.Cases, tc)
-	}
-	s.Tests = len(s.Cases)
-	out := junitSuites{Name: "loadgate", Tests: s.Tests, Failures: s.Failures, Time: "0", Suites: []junitSuite{s}}
-	return writeXML(w, out)
 }

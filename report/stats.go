@@ -1,5 +1,3 @@
-// Package report computes a run's figures as results stream in, evaluates
-// thresholds on them and renders them for people and machines.
 package report
 
 import (

@@ -127,7 +127,7 @@ func FormatValue(k Kind, v float64) string {
 	case PerSecond:
 		return trim(v, 1) + "/s"
 	}
-	return trim(v, 0)
+	return trim(v, 3) // a count, or a ratio of counts such as retry_amplification
 }
 
 func trim(v float64, prec int) string {

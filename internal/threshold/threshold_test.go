@@ -121,6 +121,7 @@ func TestFormat(t *testing.T) {
 		{Ratio, 1, "100%"},
 		{PerSecond, 200.04, "200/s"},
 		{Count, 1000, "1000"},
+		{Count, 1.893, "1.893"}, // retry_amplification: not rounded to 2
 		{Duration, math.NaN(), "n/a"},
 	}
 	for _, tc := range tests {

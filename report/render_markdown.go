@@ -197,3 +197,40 @@ var mdEscaper = strings.NewReplacer(
 )
 
 func mdText(s string) string { return mdEscaper.Replace(s) }
+
+// WriteMarkdown writes the comparison for a pull-request comment.
+func (c *Comparison) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## loadgate compare: %s\n\n", mdVerdict(c.Verdict))
+	fmt.Fprintf(&b, "Baseline `%s`, current `%s`. A regression is a change beyond its tolerance that a test finds significant at p < %g.\n\n",
+		strings.ReplaceAll(c.Baseline, "`", ""), strings.ReplaceAll(c.Current, "`", ""), c.Alpha)
+	b.WriteString("| request | metric | baseline | current | change | tolerance | p | verdict |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+	for _, ch := range c.Changes {
+		v := ch.Verdict
+		if v == CmpRegression {
+			v = "**regression**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdText(ch.Request), ch.Metric, cmpValue(ch.Metric, ch.Baseline),
+			cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance, pText(ch.PValue), v)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes the capacity table for a pull-request comment or a
+// planning document.
+func (c *Capacity) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## loadgate capacity: %s\n\n%s\n\n", mdText(c.Scenario.Name), mdText(c.Summary))
+	fmt.Fprintf(&b, "SLOs: %s\n\n", mdText(strings.Join(c.SLOs, ", ")))
+	b.WriteString("| step | target | sent | throughput | p50 | p95 | p99 | errors | verdict | broken SLOs |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, s := range c.StepsByRate() {
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.N, fmtRate(s.TargetRPS), fmtRate(s.RateRPS), fmtRate(s.ThroughputRPS),
+			fmtMS(s.Latency.P50), fmtMS(s.Latency.P95), fmtMS(s.Latency.P99), fmtPct(s.ErrorRate), s.Verdict, mdText(sloCell(s)))
+	}
+	if k := c.Knee; k != nil {
+		fmt.Fprintf(&b, "\nKnee at %s (p95 %s).\n", fmtRate(k.TargetRPS), fmtMS(k.P95))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/loadgate/loadgate/internal/metric"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -231,4 +232,81 @@ func (r *Report) correctedRows() []correctedRow {
 		}
 	}
 	return append(out, row("all", true, r.Latency, r.CorrectedLatency))
+}
+
+// WriteText writes the comparison as a table.
+func (c *Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "baseline  %s\ncurrent   %s\n\n", c.Baseline, c.Current)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "request\tmetric\tbaseline\tcurrent\tchange\ttolerance\tp\tverdict\t")
+	for _, ch := range c.Changes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ch.Request, ch.Metric, cmpValue(ch.Metric, ch.Baseline),
+			cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance, pText(ch.PValue), strings.ToUpper(ch.Verdict))
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "\nverdict   %s (regressions must be beyond their tolerance and significant at p < %g)\n", strings.ToUpper(c.Verdict), c.Alpha)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func pText(p float64) string {
+	if p < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(p, 'g', 2, 64)
+}
+
+func cmpValue(name string, v float64) string {
+	d, _ := metric.Lookup(name)
+	if d.Kind == metric.PerSecond {
+		return fmtRate(v)
+	}
+	return threshold.FormatValue(d.Kind, v)
+}
+
+func cmpChange(ch Change) string {
+	if ch.Verdict == CmpMissing {
+		return "-"
+	}
+	if d, _ := metric.Lookup(ch.Metric); d.Kind == metric.Ratio {
+		return fmt.Sprintf("%+.3fpp", ch.Delta*100)
+	}
+	return fmt.Sprintf("%+.1f%%", ch.Relative*100)
+}
+
+func sloCell(s CapacityStep) string {
+	var failed []string
+	for _, t := range s.SLOs {
+		if !t.Pass {
+			failed = append(failed, t.Expr+" ("+t.ActualText+")")
+		}
+	}
+	return strings.Join(failed, "; ")
+}
+
+// WriteText writes the capacity table and the result.
+func (c *Capacity) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scenario  %s against %s\nslos      %s\n\n", c.Scenario.Name, c.Scenario.Target, strings.Join(c.SLOs, ", "))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "step\ttarget\tsent\tthroughput\tp50\tp95\tp99\terrors\tcpu\tverdict\t")
+	for _, s := range c.Steps {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.N, fmtRate(s.TargetRPS), fmtRate(s.RateRPS), fmtRate(s.ThroughputRPS),
+			fmtMS(s.Latency.P50), fmtMS(s.Latency.P95), fmtMS(s.Latency.P99), fmtPct(s.ErrorRate), fmtPct(s.GeneratorCPU), strings.ToUpper(s.Verdict))
+	}
+	tw.Flush()
+	b.WriteString("\n")
+	if len(c.LimitedBy) > 0 {
+		fmt.Fprintf(&b, "limit     %s\n", strings.Join(c.LimitedBy, "; "))
+	}
+	if k := c.Knee; k != nil {
+		fmt.Fprintf(&b, "knee      %s (step %d, p95 %s): latency climbs faster past it\n", fmtRate(k.TargetRPS), k.Step, fmtMS(k.P95))
+	}
+	for _, n := range c.Notes {
+		fmt.Fprintf(&b, "note      %s\n", n)
+	}
+	fmt.Fprintf(&b, "result    %s\n", c.Summary)
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -111,3 +111,23 @@ func writeXML(w io.Writer, v any) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// WriteJUnit writes one testcase per metric and request; a regression is a
+// failure.
+func (c *Comparison) WriteJUnit(w io.Writer) error {
+	s := junitSuite{Name: "loadgate compare", Time: "0",
+		Properties: []junitProperty{{"baseline", c.Baseline}, {"current", c.Current}}}
+	for _, ch := range c.Changes {
+		tc := junitCase{Name: ch.Request + " " + ch.Metric, Classname: "loadgate.compare", Time: "0"}
+		if ch.Verdict == CmpRegression {
+			msg := fmt.Sprintf("%s %s: %s -> %s (%s), tolerance %s", ch.Request, ch.Metric, cmpValue(ch.Metric, ch.Baseline),
+				cmpValue(ch.Metric, ch.Current), cmpChange(ch), ch.Tolerance)
+			tc.Failure = &junitMessage{Message: msg, Type: "regression", Text: msg + "\ntest: " + ch.Test + ", p = " + pText(ch.PValue)}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	s.Tests = len(s.Cases)
+	out := junitSuites{Name: "loadgate", Tests: s.Tests, Failures: s.Failures, Time: "0", Suites: []junitSuite{s}}
+	return writeXML(w, out)
+}
