@@ -28,6 +28,7 @@ type fixtureFlags struct {
 	noUADelay                      time.Duration
 	seedCustomers                  int
 	seed                           uint64
+	service                        fixtures.Service
 }
 
 func (f *fixtureFlags) register(fs *pflag.FlagSet) {
@@ -52,6 +53,13 @@ func (f *fixtureFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.noUADelay, "no-user-agent-delay", fixtures.DefaultNoUADelay, "delay of requests without a User-Agent (0: none)")
 	fs.IntVar(&f.seedCustomers, "seed-customers", fixtures.DefaultSeedCustomer, "customers present at start")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the random choices, for repeatable faults (0: random)")
+	fs.IntVar(&f.service.Workers, "workers", 0, "service model: workers, each serving one /v1 request for its latency (0: the model is off)")
+	fs.IntVar(&f.service.Queue, "queue", 0, "service model: requests waiting for a worker at most; beyond it 503 (0: 8 a worker, -1: none)")
+	fs.IntVar(&f.service.DBPool, "db-pool", 0, "service model: database connections data routes hold (0: no pool)")
+	fs.DurationVar(&f.service.DBTimeout, "db-timeout", fixtures.DefaultDBTimeout, "service model: wait for a database connection before 500 (500301)")
+	fs.DurationVar(&f.service.StaleAfter, "stale-after", 0, "service model: past this queue wait, lists come from a stale cache (0: off)")
+	fs.DurationVar(&f.service.ShedAfter, "shed-after", 0, "service model: past this queue wait, an automatic limit sheds load with 429 (0: off)")
+	fs.IntVar(&f.service.ShedRate, "shed-rate", fixtures.DefaultShedRate, "service model: the automatic limit, requests per second")
 }
 
 // parseLatency reads the --latency flag.
@@ -122,7 +130,8 @@ Examples:
   loadgate fixture
   loadgate fixture --addr 127.0.0.1:9000 --latency normal:50ms~10ms --error-500-rate 0.01
   loadgate fixture --error-500-rate 0.05 --fault-node db-03
-  LOADGATE_ADMIN_TOKEN=s3cret loadgate fixture --rate-limit-per-second 10`,
+  LOADGATE_ADMIN_TOKEN=s3cret loadgate fixture --rate-limit-per-second 10
+  loadgate fixture --workers 8 --latency fixed:20ms --queue 64   # a service of 400 requests/s`,
 	}
 	var f fixtureFlags
 	c.flags = f.register
@@ -154,6 +163,13 @@ Examples:
 				SlowBody: f.slowBody, StallEvery: f.stallEvery, StallFor: f.stallFor,
 				FaultNode: f.faultNode, FaultNodeShare: f.faultNodeShare,
 			},
+			Service: f.service,
+		}
+		if !fs.Changed("db-timeout") && f.service.DBPool == 0 {
+			opts.Service.DBTimeout = 0
+		}
+		if !fs.Changed("shed-rate") && f.service.ShedAfter == 0 {
+			opts.Service.ShedRate = 0
 		}
 		if f.noUADelay == 0 {
 			opts.NoUADelay = -1
@@ -165,12 +181,17 @@ Examples:
 		if err != nil {
 			return usageErr("check --addr and the fault flags", "%v", err)
 		}
-		fmt.Fprintf(env.Stderr, "loadgate: fixture API listening on %s (client id %s; admin API %s); Ctrl-C stops it\n",
+		fmt.Fprintf(env.Stderr, "loadgate: fixture API listening on %s (client id %s; admin API %s; metrics at /metrics); Ctrl-C stops it\n",
 			srv.URL, f.clientID, map[bool]string{true: "on", false: "off"}[admin != ""])
+		fmt.Fprintf(env.Stderr, "loadgate: %s\n", srv.API.Options().Service)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err = srv.Shutdown(sctx)
+		if n, last := srv.API.ServerErrors(); n > 0 {
+			fmt.Fprintf(env.Stderr, "loadgate: the fixture's HTTP server logged %d errors; the last: %s\n", n, last)
+		}
+		return err
 	}
 	return c
 }

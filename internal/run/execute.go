@@ -78,6 +78,7 @@ type session struct {
 	base     string
 	notes    []string
 	proxy    *faults.Proxy
+	fixture  *fixtures.Server // the embedded fixture API, when it is the target
 	pr       *prepared
 	raw      *rawStore
 	reqLog   *reqlog.Log
@@ -192,7 +193,10 @@ func (s *session) target() error {
 			return fmt.Errorf("start the embedded fixture API: %w", err)
 		}
 		s.closers = append(s.closers, srv.Close)
-		s.base = srv.URL
+		s.base, s.fixture = srv.URL, srv
+		if m := srv.API.Options().Service; m.On() {
+			s.notes = append(s.notes, "the embedded fixture models a service: "+m.String())
+		}
 	} else if !reflect.DeepEqual(s.sc.Fixture, scenario.Fixture{}) {
 		s.notes = append(s.notes, "the fixture: settings were ignored: the target is not the embedded fixture API")
 	}
@@ -311,6 +315,11 @@ func (s *session) explain(ctx context.Context, runErr error) (string, error) {
 // input is what the report is built from.
 func (s *session) input(stopped string) report.Input {
 	rec := s.rec
+	if s.fixture != nil {
+		if n, last := s.fixture.API.ServerErrors(); n > 0 {
+			s.notes = append(s.notes, fmt.Sprintf("the embedded fixture's HTTP server logged %d errors (the last: %s)", n, last))
+		}
+	}
 	in := report.Input{
 		Faults:    faultInfos(s.proxy),
 		Generator: rec.health.Report(),

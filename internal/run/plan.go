@@ -203,6 +203,10 @@ func FixtureOptions(f scenario.Fixture) fixtures.Options {
 			CorruptRate: f.CorruptRate, SlowBody: f.SlowBody.D(), StallEvery: f.StallEvery.D(),
 			StallFor: f.StallFor.D(), FaultNode: f.FaultNode, FaultNodeShare: f.FaultNodeShare,
 		},
+		Service: fixtures.Service{
+			Workers: f.Workers, Queue: f.Queue, DBPool: f.DBPool, DBTimeout: f.DBTimeout.D(),
+			StaleAfter: f.StaleAfter.D(), ShedAfter: f.ShedAfter.D(), ShedRate: f.ShedRate,
+		},
 	}
 	if f.NoUADelay != nil {
 		o.NoUADelay = f.NoUADelay.D()

@@ -194,6 +194,14 @@ type Fixture struct {
 	StallFor       Duration       `yaml:"stall_for"`
 	FaultNode      string         `yaml:"fault_node"`
 	FaultNodeShare float64        `yaml:"fault_node_share"`
+	// The service model: workers, a queue, a database pool, overload.
+	Workers    int      `yaml:"workers"`
+	Queue      int      `yaml:"queue"`
+	DBPool     int      `yaml:"db_pool"`
+	DBTimeout  Duration `yaml:"db_timeout"`
+	StaleAfter Duration `yaml:"stale_after"`
+	ShedAfter  Duration `yaml:"shed_after"`
+	ShedRate   int      `yaml:"shed_rate"`
 }
 
 // FixtureLimit is the fixture's per-token rate limit.

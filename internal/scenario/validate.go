@@ -319,6 +319,28 @@ func (v *validator) fixture() {
 	if f.SeedCustomers < 0 {
 		v.fail("fixture.seed_customers", "must not be negative")
 	}
+	for _, n := range []struct {
+		field string
+		v     int
+	}{{"workers", f.Workers}, {"db_pool", f.DBPool}, {"shed_rate", f.ShedRate}} {
+		if n.v < 0 {
+			v.fail("fixture."+n.field, "must not be negative")
+		}
+	}
+	if f.Queue < -1 {
+		v.fail("fixture.queue", "must be -1 (no queue), 0 (8 a worker) or a size")
+	}
+	if f.Workers == 0 {
+		for _, n := range []struct {
+			field string
+			set   bool
+		}{{"queue", f.Queue != 0}, {"db_pool", f.DBPool != 0}, {"db_timeout", f.DBTimeout != 0},
+			{"stale_after", f.StaleAfter != 0}, {"shed_after", f.ShedAfter != 0}, {"shed_rate", f.ShedRate != 0}} {
+			if n.set {
+				v.fail("fixture."+n.field, "is part of the service model, which needs fixture.workers")
+			}
+		}
+	}
 }
 
 // stripTemplates removes {{ ... }} parts, whose output is escaped.
