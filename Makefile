@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/loadgate
 SCENARIO ?= scenarios/normal.yaml
 
-.PHONY: all build run test vet cross browser vegeta bench bench-memory soak clean
+.PHONY: all build run capacity test vet cross browser vegeta bench bench-memory soak clean
 
 all: build
 
@@ -13,6 +13,11 @@ build:
 
 run: build
 	./$(BIN) run $(SCENARIO)
+
+# capacity searches the capacity of the fixture modelled as a service of
+# 400 requests/s (scenarios/capacity.yaml); the last line names the report.
+capacity: build
+	./$(BIN) capacity scenarios/capacity.yaml --start 200/s --step-duration 5s --pause 1s
 
 vet:
 	$(GO) vet ./...

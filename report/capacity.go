@@ -86,7 +86,19 @@ type Capacity struct {
 	Knee      *Knee    `json:"knee,omitempty"`
 	Summary   string   `json:"summary"`
 	Notes     []string `json:"notes,omitempty"`
-	Meta      Meta     `json:"meta"`
+	// TargetModel describes the target when it is the embedded fixture
+	// with its service model on: its capacity is then known.
+	TargetModel *TargetModel `json:"target_model,omitempty"`
+	Meta        Meta         `json:"meta"`
+}
+
+// TargetModel is the embedded fixture's service model, the ground truth
+// a search can be checked against.
+type TargetModel struct {
+	Description string `json:"description"`
+	// CapacityRPS is the model's capacity, its bottleneck's size over a
+	// fixed service time; 0 when the service time varies.
+	CapacityRPS float64 `json:"capacity_rps,omitempty"`
 }
 
 // CapacityStepOf summarises one step's report.

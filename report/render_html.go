@@ -544,6 +544,7 @@ type capacityView struct {
 	Capacity, Sustainable string
 	LimitedBy             []string
 	Knee                  string
+	Target                string // the embedded fixture's model
 	Rows                  []capacityRow
 	Charts                []chartView
 	Search                []kv
@@ -574,6 +575,9 @@ func WriteCapacityHTML(w io.Writer, c *Capacity, charts []chart.Image) error {
 	}
 	if k := c.Knee; k != nil {
 		v.Knee = fmt.Sprintf("%s (step %d, p95 %s)", fmtRate(k.TargetRPS), k.Step, fmtMS(k.P95))
+	}
+	if m := c.TargetModel; m != nil {
+		v.Target = m.Text()
 	}
 	for _, s := range c.StepsByRate() {
 		row := capacityRow{N: s.N, Target: fmtRate(s.TargetRPS), Sent: fmtRate(s.RateRPS), Throughput: fmtRate(s.ThroughputRPS),

@@ -231,6 +231,9 @@ func (c *Capacity) WriteMarkdown(w io.Writer) error {
 	if k := c.Knee; k != nil {
 		fmt.Fprintf(&b, "\nKnee at %s (p95 %s).\n", fmtRate(k.TargetRPS), fmtMS(k.P95))
 	}
+	if m := c.TargetModel; m != nil {
+		fmt.Fprintf(&b, "\nTarget: %s.\n", mdText(m.Text()))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

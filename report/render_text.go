@@ -303,10 +303,21 @@ func (c *Capacity) WriteText(w io.Writer) error {
 	if k := c.Knee; k != nil {
 		fmt.Fprintf(&b, "knee      %s (step %d, p95 %s): latency climbs faster past it\n", fmtRate(k.TargetRPS), k.Step, fmtMS(k.P95))
 	}
+	if m := c.TargetModel; m != nil {
+		fmt.Fprintf(&b, "target    %s\n", m.Text())
+	}
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "note      %s\n", n)
 	}
 	fmt.Fprintf(&b, "result    %s\n", c.Summary)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Text describes the model and its capacity in one line.
+func (m *TargetModel) Text() string {
+	if m.CapacityRPS > 0 {
+		return m.Description + ": a capacity of " + fmtRate(m.CapacityRPS) + " by its model"
+	}
+	return m.Description
 }

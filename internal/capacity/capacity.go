@@ -152,6 +152,7 @@ func Run(ctx context.Context, env *run.Env, sc *scenario.Scenario, dir string, c
 	for _, t := range sc.Thresholds {
 		capRep.SLOs = append(capRep.SLOs, t.Expr.Source)
 	}
+	capRep.TargetModel = targetModel(sc)
 	quiet := *env
 	quiet.Stdout = io.Discard
 	fmt.Fprintf(env.Stderr, "loadgate: capacity of %s: %s for %s per step, from %s, SLOs %s -> %s\n",
@@ -249,4 +250,22 @@ func write(out *outfile.Writer, dir string, c *report.Capacity) error {
 		}
 	}
 	return nil
+}
+
+// targetModel describes the embedded fixture's service model, when the
+// scenario's target is the fixture with its model on.
+func targetModel(sc *scenario.Scenario) *report.TargetModel {
+	if sc.Target.BaseURL != scenario.Embedded {
+		return nil
+	}
+	o := run.FixtureOptions(sc.Fixture)
+	if !o.Service.On() {
+		return nil
+	}
+	m := &report.TargetModel{Description: "the embedded fixture, " + o.Service.WithDefaults().String()}
+	if l := o.Faults.Latency; l.Distribution == "" || l.Distribution == "fixed" {
+		m.Description += ", service time " + l.Fixed.String()
+		m.CapacityRPS = math.Round(o.Service.Capacity(l.Fixed)*10) / 10
+	}
+	return m
 }

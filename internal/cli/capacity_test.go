@@ -14,27 +14,17 @@ import (
 	"github.com/loadgate/loadgate/report"
 )
 
-// TestCapacityFixtureRateLimit searches the capacity of the fixture API
-// limited to 200 requests per second per token: above it the fixture
-// answers 429, so the SLO error_rate < 0.5% holds up to 200/s and breaks
-// past it. The search must land within 10% of 200/s.
-func TestCapacityFixtureRateLimit(t *testing.T) {
+// TestCapacityServiceModel searches the capacity of scenarios/capacity.yaml:
+// the embedded fixture as a service of 8 workers holding each request for
+// a fixed 20 ms, so 400 requests/s (N/S) and no more; past it the queue
+// grows and p95 breaks its SLO (60 ms). The search must land within 10% of
+// 400/s, with the knee below it, and say what the model predicts.
+func TestCapacityServiceModel(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	sc := filepath.Join(dir, "s.yaml")
-	if err := os.WriteFile(sc, []byte(`name: limited
-target: {base_url: embedded}
-auth: {type: bearer, token: ak_7D8sF3gT6hJ9kL2qW4eR5tY7uI8oP0z}
-fixture: {rate_limit: {per_second: 200}}
-requests: [{name: ping, path: /v1/ping}]
-stages: [{duration: 1s, rate: 1/s}]
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "cap")
+	out := filepath.Join(t.TempDir(), "cap")
 	var stdout, stderr bytes.Buffer
-	code := Run(t.Context(), &Env{Stdout: &stdout, Stderr: &stderr, LookupEnv: os.LookupEnv, Now: time.Now},
-		[]string{"capacity", sc, "--slo", "error_rate < 0.5%", "--start", "50/s", "--step-duration", "2s", "--pause", "0s", "--out", out})
+	code := Run(t.Context(), &Env{Stdout: &stdout, Stderr: &stderr, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now},
+		[]string{"capacity", "../../scenarios/capacity.yaml", "--start", "300/s", "--step-duration", "2s", "--pause", "0s", "--out", out})
 	if code != ExitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -46,10 +36,17 @@ stages: [{duration: 1s, rate: 1/s}]
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Result != report.CapFound || math.Abs(c.CapacityRPS-200)/200 > 0.10 {
-		t.Fatalf("capacity %v (%s), want 200/s within 10%%\n%s", c.CapacityRPS, c.Result, stdout.String())
+	const truth = 400.0 // 8 workers / 20 ms
+	if c.Result != report.CapFound || math.Abs(c.CapacityRPS-truth)/truth > 0.10 {
+		t.Fatalf("capacity %v (%s), want %v/s within 10%%\n%s", c.CapacityRPS, c.Result, truth, stdout.String())
 	}
-	if c.SustainableRPS != math.Floor(c.CapacityRPS*0.8*10)/10 || len(c.LimitedBy) == 0 || !strings.HasPrefix(c.LimitedBy[0], "error_rate < 0.5%") {
+	if c.Knee == nil || c.Knee.TargetRPS >= truth {
+		t.Errorf("knee %+v: want one below the capacity %v/s", c.Knee, truth)
+	}
+	if m := c.TargetModel; m == nil || m.CapacityRPS != truth || !strings.Contains(m.Description, "8 workers") {
+		t.Errorf("target model %+v: want the fixture's 8 workers and %v/s", m, truth)
+	}
+	if c.SustainableRPS != math.Floor(c.CapacityRPS*0.8*10)/10 || len(c.LimitedBy) == 0 || !strings.HasPrefix(c.LimitedBy[0], "p95 < 60ms") {
 		t.Errorf("sustainable %v, limited by %v", c.SustainableRPS, c.LimitedBy)
 	}
 	// Every step is a run folder of its own, with its figures in the table.
@@ -57,7 +54,7 @@ stages: [{duration: 1s, rate: 1/s}]
 		if _, err := os.Stat(filepath.Join(out, s.Dir, "report.json")); err != nil {
 			t.Errorf("step %d: %v", s.N, err)
 		}
-		if s.Verdict == report.Pass && s.ErrorRate >= 0.005 || s.TargetRPS > 215 && s.Verdict != report.Fail {
+		if s.Verdict == report.Pass && s.Latency.P95 >= 60 || s.TargetRPS > 1.1*truth && s.Verdict != report.Fail {
 			t.Errorf("step %d at %v/s: error rate %v, verdict %s", s.N, s.TargetRPS, s.ErrorRate, s.Verdict)
 		}
 	}
@@ -67,7 +64,7 @@ stages: [{duration: 1s, rate: 1/s}]
 		}
 	}
 	html, _ := os.ReadFile(filepath.Join(out, capacity.FileHTML))
-	for _, want := range []string{"sustainable rate", `<span class="tag">capacity</span>`, "data:image/png;base64,", "steps/01-50rps/report.html"} {
+	for _, want := range []string{"sustainable rate", `<span class="tag">capacity</span>`, "data:image/png;base64,", "steps/01-300rps/report.html", "a capacity of 400.0/s by its model"} {
 		if !bytes.Contains(html, []byte(want)) {
 			t.Errorf("capacity.html lacks %q", want)
 		}
