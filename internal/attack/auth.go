@@ -188,6 +188,23 @@ func (ts *tokenSource) Stats() AuthStats {
 	return ts.stats
 }
 
+// HeaderFor returns the header a request carries under auth a: for
+// OAuth2, with a token fetched once through client. Empty for no auth.
+func HeaderFor(ctx context.Context, a Auth, client *http.Client, secrets func(string)) (name, value string, err error) {
+	switch a.Kind {
+	case "":
+		return "", "", nil
+	case "oauth2":
+		t, err := newTokenSource(a, client, secrets).fetch(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		return "Authorization", t.header, nil
+	}
+	st := newStaticAuth(a)
+	return st.header, st.value, nil
+}
+
 // staticAuth sets a fixed header.
 type staticAuth struct {
 	header, value string

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loadgate/loadgate/fixtures"
+	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/probe"
 	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/scenario"
@@ -59,7 +60,9 @@ gives min, p50, p95 and max per phase and the timeout, DNS-error,
 connect-error and TLS-error rates; TLS problems are named plainly (expired,
 wrong host, unknown authority). Given a scenario, it probes the scenario's
 target (the embedded fixture API is started for it) with the path and
-headers of its first GET request.
+headers of its first GET request and the scenario's auth (an OAuth2 token
+is fetched once, before the tries). A try answered 4xx or 5xx is not a
+success.
 
 Probe thresholds: dns_, connect_, tls_, ttfb_ and total_ followed by min, p50,
 p95 or max (ms); error_rate, success_rate, timeout_rate, dns_error_rate,
@@ -150,6 +153,16 @@ Examples:
 				if _, err := guard(env, []*scenario.Scenario{&probed}, o.allowProd, o.allowWrite); err != nil {
 					return err
 				}
+			}
+			// The scenario's auth: a try the target refuses for want of
+			// a token says nothing about connectivity.
+			a, client := run.ScenarioAuth(sc, base)
+			name, value, err := attack.HeaderFor(ctx, a, client, env.Secrets.AddSecret)
+			if err != nil {
+				return withCode(ExitRunFail, fmt.Errorf("probe: %w", err), "the probe uses the scenario's auth; check auth: in "+sc.File)
+			}
+			if name != "" {
+				po.Header.Set(name, value)
 			}
 		} else {
 			if err := scenario.CheckBaseURL(strings.SplitN(target, "?", 2)[0]); err != nil && !strings.Contains(err.Error(), "query") {

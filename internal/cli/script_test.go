@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -26,6 +27,11 @@ func TestScripts(t *testing.T) {
 			srv := newMixServer(time.Millisecond)
 			env.Setenv("TARGET", srv.URL)
 			env.Defer(srv.Close)
+			scenarios, err := filepath.Abs(scenariosDir)
+			if err != nil {
+				return err
+			}
+			env.Setenv("SCENARIOS", scenarios)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -43,7 +43,8 @@ const (
 	FailConnect = "connect"
 	FailTLS     = "tls"
 	FailTimeout = "timeout"
-	FailHTTP    = "http" // the connection held but the exchange failed
+	FailHTTP    = "http"   // the connection held but the exchange failed
+	FailStatus  = "status" // the target answered 4xx or 5xx
 )
 
 // Try is one probe try. Durations are zero for phases that did not happen.
@@ -57,7 +58,8 @@ type Try struct {
 	Total   time.Duration `json:"total_ns"`
 	Status  int           `json:"status"`
 	Remote  string        `json:"remote_addr,omitempty"`
-	// Failure is dns, connect, tls, timeout or http; empty on success.
+	// Failure is dns, connect, tls, timeout, http or status; empty on
+	// success.
 	Failure string `json:"failure,omitempty"`
 	Error   string `json:"error,omitempty"` // said plainly
 }
@@ -151,8 +153,11 @@ func once(ctx context.Context, o Options, n int) Try {
 		t.Status = resp.StatusCode
 	}
 	t.Total = time.Since(t.Start)
-	if err != nil {
+	switch {
+	case err != nil:
 		t.Failure, t.Error = classify(err, stage)
+	case t.Status >= 400:
+		t.Failure, t.Error = FailStatus, fmt.Sprintf("the target answered %d %s", t.Status, http.StatusText(t.Status))
 	}
 	return t
 }
@@ -238,9 +243,11 @@ func Summarize(url string, tries []Try) Summary {
 	vals := map[string][]time.Duration{}
 	fails := map[string]int{}
 	for _, t := range tries {
+		if t.Status > 0 {
+			s.Status[t.Status]++
+		}
 		if t.Failure == "" {
 			s.Successes++
-			s.Status[t.Status]++
 		} else {
 			fails[t.Failure]++
 			s.Errors[t.Error]++
@@ -250,8 +257,8 @@ func Summarize(url string, tries []Try) Summary {
 				vals[name] = append(vals[name], d)
 			}
 		}
-		if t.Failure == "" {
-			vals["total"] = append(vals["total"], t.Total)
+		if t.Failure == "" || t.Failure == FailStatus {
+			vals["total"] = append(vals["total"], t.Total) // an answer, even a refusal, took this long
 		}
 	}
 	s.fails = fails

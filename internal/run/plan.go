@@ -136,17 +136,7 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh Sharding) *prepare
 		// a target's endless answers then cost little memory.
 		p.MaxBody = min(sc.MaxBodyBytes(), maxCodeBody)
 	}
-	switch a := sc.Auth; a.Type {
-	case scenario.AuthOAuth2:
-		tokenURL := a.TokenURL
-		if strings.HasPrefix(tokenURL, "/") {
-			tokenURL = base + tokenURL
-		}
-		p.Auth = attack.Auth{Kind: "oauth2", TokenURL: tokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes}
-		p.TokenClient = attack.NewHTTPClient(attack.Client{Timeout: sc.HTTP.Timeout.D(), KeepAlive: true, InsecureTLS: sc.HTTP.InsecureTLS}).Client
-	case scenario.AuthBearer, scenario.AuthAPIKey:
-		p.Auth = attack.Auth{Kind: a.Type, Token: a.Token, Header: a.Header}
-	}
+	p.Auth, p.TokenClient = ScenarioAuth(sc, base)
 	for _, st := range sc.Stages {
 		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.Index, Shards: sh.Count, MaxWorkers: st.MaxWorkers}
 		// A part's workers: the whole split as evenly as whole numbers go.
@@ -215,4 +205,21 @@ func FixtureOptions(f scenario.Fixture) fixtures.Options {
 		}
 	}
 	return o
+}
+
+// ScenarioAuth is the scenario's auth against base, and for OAuth2 the
+// client its token requests go through.
+func ScenarioAuth(sc *scenario.Scenario, base string) (attack.Auth, *http.Client) {
+	switch a := sc.Auth; a.Type {
+	case scenario.AuthOAuth2:
+		tokenURL := a.TokenURL
+		if strings.HasPrefix(tokenURL, "/") {
+			tokenURL = strings.TrimRight(base, "/") + tokenURL
+		}
+		client := attack.NewHTTPClient(attack.Client{Timeout: sc.HTTP.Timeout.D(), KeepAlive: true, InsecureTLS: sc.HTTP.InsecureTLS}).Client
+		return attack.Auth{Kind: "oauth2", TokenURL: tokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret, Scopes: a.Scopes}, client
+	case scenario.AuthBearer, scenario.AuthAPIKey:
+		return attack.Auth{Kind: a.Type, Token: a.Token, Header: a.Header}, nil
+	}
+	return attack.Auth{}, nil
 }
