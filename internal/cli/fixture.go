@@ -16,7 +16,9 @@ import (
 type fixtureFlags struct {
 	addr                           string
 	clientID, clientSecret         string
-	tokenTTL                       time.Duration
+	tokenTTL, refreshTTL           time.Duration
+	perDay                         int
+	noUABlock                      float64
 	apiKeys                        []string
 	latency                        string
 	e500, e503, drop, corrupt      float64
@@ -36,6 +38,7 @@ func (f *fixtureFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.clientID, "client-id", fixtures.DefaultClientID, "OAuth2 client id accepted by /oauth/token")
 	fs.StringVar(&f.clientSecret, "client-secret", fixtures.DefaultClientSecret, "OAuth2 client secret (or set LOADGATE_FIXTURE_CLIENT_SECRET)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", fixtures.DefaultTokenTTL, "lifetime of access tokens")
+	fs.DurationVar(&f.refreshTTL, "refresh-token-ttl", fixtures.DefaultRefreshTTL, "lifetime of refresh tokens")
 	fs.StringSliceVar(&f.apiKeys, "api-key", []string{fixtures.DemoAPIKey}, "static bearer keys accepted on /v1 (repeat or comma-separate)")
 	fs.StringVar(&f.latency, "latency", "", "added latency: fixed:50ms, uniform:10ms-90ms, normal:50ms~10ms or lognormal:40ms~0.5")
 	fs.Float64Var(&f.e500, "error-500-rate", 0, "fraction of /v1 requests answered 500 (error_code 500301)")
@@ -49,8 +52,10 @@ func (f *fixtureFlags) register(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.faultNodeShare, "fault-node-share", 0.98, "share of the 500s that --fault-node receives")
 	fs.IntVar(&f.perSecond, "rate-limit-per-second", 0, "per-token limit per second (0: off); over it, 429 with Retry-After")
 	fs.IntVar(&f.perHour, "rate-limit-per-hour", 0, "per-token limit per hour (0: off)")
+	fs.IntVar(&f.perDay, "daily-cap", 0, "per-token requests per UTC day (a CRM's is commonly 50000; 0: off); over it 429 (429002)")
 	fs.DurationVar(&f.cooldown, "rate-limit-cooldown", 0, "block a token that went over the limit for this long")
 	fs.DurationVar(&f.noUADelay, "no-user-agent-delay", fixtures.DefaultNoUADelay, "delay of requests without a User-Agent (0: none)")
+	fs.Float64Var(&f.noUABlock, "no-user-agent-block-rate", 0, "share of requests without a User-Agent blocked with 403 (403002)")
 	fs.IntVar(&f.seedCustomers, "seed-customers", fixtures.DefaultSeedCustomer, "customers present at start")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the random choices, for repeatable faults (0: random)")
 	fs.IntVar(&f.service.Workers, "workers", 0, "service model: workers, each serving one /v1 request for its latency (0: the model is off)")
@@ -155,9 +160,10 @@ Examples:
 		}
 		admin, _ := env.LookupEnv("LOADGATE_ADMIN_TOKEN")
 		opts := fixtures.Options{
-			ClientID: f.clientID, ClientSecret: secret, TokenTTL: f.tokenTTL, APIKeys: f.apiKeys,
-			AdminToken: admin, NoUADelay: f.noUADelay, SeedCustomers: f.seedCustomers, Seed: f.seed,
-			RateLimit: fixtures.RateLimit{PerSecond: f.perSecond, PerHour: f.perHour, Cooldown: f.cooldown},
+			ClientID: f.clientID, ClientSecret: secret, TokenTTL: f.tokenTTL, RefreshTTL: f.refreshTTL, APIKeys: f.apiKeys,
+			NoUABlockRate: f.noUABlock,
+			AdminToken:    admin, NoUADelay: f.noUADelay, SeedCustomers: f.seedCustomers, Seed: f.seed,
+			RateLimit: fixtures.RateLimit{PerSecond: f.perSecond, PerHour: f.perHour, PerDay: f.perDay, Cooldown: f.cooldown},
 			Faults: fixtures.Faults{
 				Latency: lat, Error500Rate: f.e500, Error503Rate: f.e503, DropRate: f.drop, CorruptRate: f.corrupt,
 				SlowBody: f.slowBody, StallEvery: f.stallEvery, StallFor: f.stallFor,

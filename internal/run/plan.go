@@ -180,9 +180,10 @@ func retryPolicy(r *scenario.Retry) *attack.RetryPolicy {
 
 func FixtureOptions(f scenario.Fixture) fixtures.Options {
 	o := fixtures.Options{
-		ClientID: f.ClientID, ClientSecret: f.ClientSecret, TokenTTL: f.TokenTTL.D(),
-		APIKeys: f.APIKeys, AdminToken: f.AdminToken, SeedCustomers: f.SeedCustomers, Seed: f.Seed,
-		RateLimit: fixtures.RateLimit{PerSecond: f.RateLimit.PerSecond, PerHour: f.RateLimit.PerHour, Cooldown: f.RateLimit.Cooldown.D()},
+		ClientID: f.ClientID, ClientSecret: f.ClientSecret, TokenTTL: f.TokenTTL.D(), RefreshTTL: f.RefreshTTL.D(),
+		NoUABlockRate: f.NoUABlockRate,
+		APIKeys:       f.APIKeys, AdminToken: f.AdminToken, SeedCustomers: f.SeedCustomers, Seed: f.Seed,
+		RateLimit: fixtures.RateLimit{PerSecond: f.RateLimit.PerSecond, PerHour: f.RateLimit.PerHour, PerDay: f.RateLimit.PerDay, Cooldown: f.RateLimit.Cooldown.D()},
 		Faults: fixtures.Faults{
 			Latency: fixtures.Latency{
 				Distribution: f.Latency.Distribution, Fixed: f.Latency.Fixed.D(), Min: f.Latency.Min.D(),

@@ -178,10 +178,12 @@ type Fixture struct {
 	ClientID       string         `yaml:"client_id"`
 	ClientSecret   string         `yaml:"client_secret"`
 	TokenTTL       Duration       `yaml:"token_ttl"`
+	RefreshTTL     Duration       `yaml:"refresh_token_ttl"`
 	APIKeys        []string       `yaml:"api_keys"`
 	AdminToken     string         `yaml:"admin_token"`
 	RateLimit      FixtureLimit   `yaml:"rate_limit"`
 	NoUADelay      *Duration      `yaml:"no_user_agent_delay"`
+	NoUABlockRate  float64        `yaml:"no_user_agent_block_rate"`
 	SeedCustomers  int            `yaml:"seed_customers"`
 	Seed           uint64         `yaml:"seed"`
 	Latency        FixtureLatency `yaml:"latency"`
@@ -208,6 +210,7 @@ type Fixture struct {
 type FixtureLimit struct {
 	PerSecond int      `yaml:"per_second"`
 	PerHour   int      `yaml:"per_hour"`
+	PerDay    int      `yaml:"per_day"`
 	Cooldown  Duration `yaml:"cooldown"`
 }
 

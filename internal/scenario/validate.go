@@ -285,7 +285,7 @@ func (v *validator) fixture() {
 		v     float64
 	}{
 		{"error_500_rate", f.Error500Rate}, {"error_503_rate", f.Error503Rate}, {"drop_rate", f.DropRate},
-		{"corrupt_rate", f.CorruptRate}, {"fault_node_share", f.FaultNodeShare},
+		{"corrupt_rate", f.CorruptRate}, {"fault_node_share", f.FaultNodeShare}, {"no_user_agent_block_rate", f.NoUABlockRate},
 	} {
 		if r.v < 0 || r.v > 1 {
 			v.fail("fixture."+r.field, "must be a fraction from 0 to 1, such as 0.05 for 5%%")
@@ -313,7 +313,7 @@ func (v *validator) fixture() {
 	if f.FaultNode != "" && !regexp.MustCompile(`^db-0[1-4]$`).MatchString(f.FaultNode) {
 		v.fail("fixture.fault_node", "%q is not one of db-01, db-02, db-03, db-04", f.FaultNode)
 	}
-	if f.RateLimit.PerSecond < 0 || f.RateLimit.PerHour < 0 {
+	if f.RateLimit.PerSecond < 0 || f.RateLimit.PerHour < 0 || f.RateLimit.PerDay < 0 {
 		v.fail("fixture.rate_limit", "limits must not be negative")
 	}
 	if f.SeedCustomers < 0 {
