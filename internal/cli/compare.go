@@ -71,7 +71,7 @@ Examples:
 	return c
 }
 
-// runCompare compares the runs args names, a baseline and a current, prints
+// runCompare compares the baseline and current runs named in args, prints
 // the comparison and returns exit 1 when it finds a regression.
 func runCompare(env *Env, o *compareOptions, args []string) error {
 	switch o.format {
