@@ -288,6 +288,7 @@ func verdictOf(s string) verdictView {
 	return v
 }
 
+// newRunView gathers what the page shows of one run.
 func newRunView(id string, pr PageRun) runView {
 	r := pr.Report
 	v := runView{
@@ -304,20 +305,8 @@ func newRunView(id string, pr PageRun) runView {
 		v.Thresholds = append(v.Thresholds, thresholdView{Expr: t.Expr, Actual: t.ActualText, Limit: t.LimitText, Detail: t.Detail, Pass: t.Pass})
 		v.HasDetail = v.HasDetail || t.Detail != ""
 	}
-	row := func(name, method, path string, all bool, t Totals, l Latency) requestRow {
-		return requestRow{
-			Name: name, Method: method, Path: path, All: all, Requests: t.Requests,
-			Rate: fmtRate(t.RateRPS), Throughput: fmtRate(t.ThroughputRPS), Success: fmtPct(t.SuccessRate),
-			R4xx: fmtPct(t.Rate4xx), R5xx: fmtPct(t.Rate5xx), Mean: fmtMS(l.Mean), StdDev: fmtMS(l.StdDev),
-			P50: fmtMS(l.P50), P95: fmtMS(l.P95), P99: fmtMS(l.P99), Max: fmtMS(l.Max),
-		}
-	}
 	names := r.RequestNames()
-	for _, n := range names {
-		rs := r.Requests[n]
-		v.Requests = append(v.Requests, row(n, rs.Method, rs.Path, false, rs.Totals, rs.Latency))
-	}
-	v.Requests = append(v.Requests, row("all", "", "", true, r.Totals, r.Latency))
+	v.Requests = newRequestRows(r, names)
 	v.Corrected = r.correctedRows()
 	if g := r.Generator; g != nil {
 		v.Generator = g.Summary()
@@ -328,42 +317,14 @@ func newRunView(id string, pr PageRun) runView {
 	if r.VerdictReason != "" {
 		v.Reason = strings.ToUpper(r.Verdict[:1]) + r.Verdict[1:] + ": " + r.VerdictReason
 	}
-	for _, n := range names {
-		if p := r.Requests[n].Phases; p != nil {
-			v.Phases = append(v.Phases, newPhaseRow(n, false, p))
-		}
-	}
-	if r.Phases != nil {
-		v.Phases = append(v.Phases, newPhaseRow("all", true, r.Phases))
-	}
+	v.Phases = newPhaseRows(r, names)
 	for _, img := range pr.Charts {
 		v.Charts = append(v.Charts, newChartView(img))
 	}
 	v.Errors = newErrorsView(r, names)
-	for _, n := range names {
-		for _, e := range r.Requests[n].Examples {
-			v.Examples = append(v.Examples, exampleView{
-				Request: n, RequestID: e.RequestID, Class: e.Class, Status: e.Status, Error: e.Error,
-				Why: e.Why, URL: e.URL, Body: e.Body, Truncated: e.Truncated,
-			})
-		}
-	}
+	v.Examples = newExampleViews(r, names)
 	for _, s := range r.Stages {
-		sv := stageView{
-			Name: s.Name, Model: s.Model, Load: "—", Concurrency: "—",
-			Duration: fmtSeconds(s.DurationS), Elapsed: fmtSeconds(s.ElapsedS),
-			Requests: s.Totals.Requests, ErrorRate: fmtPct(s.Totals.ErrorRate), P95: fmtMS(s.Latency.P95),
-			Interrupted: s.Interrupted,
-		}
-		if s.Model == "open" {
-			sv.Load = fmtRate(s.Rate)
-			if s.RampTo != 0 && s.RampTo != s.Rate {
-				sv.Load += " → " + fmtRate(s.RampTo)
-			}
-		} else if s.Concurrency > 0 {
-			sv.Concurrency = strconv.Itoa(s.Concurrency)
-		}
-		v.Stages = append(v.Stages, sv)
+		v.Stages = append(v.Stages, newStageView(s))
 	}
 	if a := r.Auth; a != nil {
 		v.Auth = &authView{Type: a.Type, TokenRequests: a.TokenRequests, Failures: a.TokenFailures,
@@ -376,8 +337,84 @@ func newRunView(id string, pr PageRun) runView {
 		}
 		v.Log = lv
 	}
+	v.Meta = newMetaRows(r, pr.Dir)
+	return v
+}
+
+// newRequestRows is the table of figures per request, in names' order,
+// then for all.
+func newRequestRows(r *Report, names []string) []requestRow {
+	row := func(name, method, path string, all bool, t Totals, l Latency) requestRow {
+		return requestRow{
+			Name: name, Method: method, Path: path, All: all, Requests: t.Requests,
+			Rate: fmtRate(t.RateRPS), Throughput: fmtRate(t.ThroughputRPS), Success: fmtPct(t.SuccessRate),
+			R4xx: fmtPct(t.Rate4xx), R5xx: fmtPct(t.Rate5xx), Mean: fmtMS(l.Mean), StdDev: fmtMS(l.StdDev),
+			P50: fmtMS(l.P50), P95: fmtMS(l.P95), P99: fmtMS(l.P99), Max: fmtMS(l.Max),
+		}
+	}
+	var rows []requestRow
+	for _, n := range names {
+		rs := r.Requests[n]
+		rows = append(rows, row(n, rs.Method, rs.Path, false, rs.Totals, rs.Latency))
+	}
+	return append(rows, row("all", "", "", true, r.Totals, r.Latency))
+}
+
+// newPhaseRows is the table of phase timings of the requests that have
+// them, then for all; nil when none has.
+func newPhaseRows(r *Report, names []string) []phaseRow {
+	var rows []phaseRow
+	for _, n := range names {
+		if p := r.Requests[n].Phases; p != nil {
+			rows = append(rows, newPhaseRow(n, false, p))
+		}
+	}
+	if r.Phases != nil {
+		rows = append(rows, newPhaseRow("all", true, r.Phases))
+	}
+	return rows
+}
+
+// newExampleViews lists the failed requests kept as examples, request by
+// request in names' order.
+func newExampleViews(r *Report, names []string) []exampleView {
+	var out []exampleView
+	for _, n := range names {
+		for _, e := range r.Requests[n].Examples {
+			out = append(out, exampleView{
+				Request: n, RequestID: e.RequestID, Class: e.Class, Status: e.Status, Error: e.Error,
+				Why: e.Why, URL: e.URL, Body: e.Body, Truncated: e.Truncated,
+			})
+		}
+	}
+	return out
+}
+
+// newStageView is one row of the stages table; load or workers is a dash
+// when the stage's model has none.
+func newStageView(s StageSummary) stageView {
+	sv := stageView{
+		Name: s.Name, Model: s.Model, Load: "—", Concurrency: "—",
+		Duration: fmtSeconds(s.DurationS), Elapsed: fmtSeconds(s.ElapsedS),
+		Requests: s.Totals.Requests, ErrorRate: fmtPct(s.Totals.ErrorRate), P95: fmtMS(s.Latency.P95),
+		Interrupted: s.Interrupted,
+	}
+	if s.Model == "open" {
+		sv.Load = fmtRate(s.Rate)
+		if s.RampTo != 0 && s.RampTo != s.Rate {
+			sv.Load += " → " + fmtRate(s.RampTo)
+		}
+	} else if s.Concurrency > 0 {
+		sv.Concurrency = strconv.Itoa(s.Concurrency)
+	}
+	return sv
+}
+
+// newMetaRows lists where and when the run ran, with its folder when
+// there is one.
+func newMetaRows(r *Report, dir string) []kv {
 	m := r.Meta
-	v.Meta = []kv{
+	rows := []kv{
 		{"loadgate version", m.LoadgateVersion},
 		{"Go version", m.GoVersion},
 		{"host", m.Host},
@@ -387,11 +424,10 @@ func newRunView(id string, pr PageRun) runView {
 		{"ended at", fmtTime(r.EndedAt)},
 		{"duration", fmtSeconds(r.DurationS)},
 	}
-	if pr.Dir != "" {
-		v.Meta = append(v.Meta, kv{"run folder", pr.Dir})
+	if dir != "" {
+		rows = append(rows, kv{"run folder", dir})
 	}
-	v.Meta = append(v.Meta, kv{"report schema", strconv.Itoa(r.SchemaVersion)})
-	return v
+	return append(rows, kv{"report schema", strconv.Itoa(r.SchemaVersion)})
 }
 
 // pngMagic starts every PNG file; a chart without it is shown as a note,

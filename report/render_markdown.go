@@ -56,6 +56,8 @@ func WriteSuiteMarkdown(w io.Writer, verdict string, reports []*Report) error {
 	return nil
 }
 
+// writeMarkdownBody writes a report below its heading: the summary line,
+// thresholds, per-request figures, errors and notes.
 func (r *Report) writeMarkdownBody(b *strings.Builder) {
 	t := r.Totals
 	fmt.Fprintf(b, "%s · target %s (%s) · %d requests in %s · error rate %s · p95 %s\n",
@@ -64,34 +66,57 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 	if r.Stopped != "" {
 		fmt.Fprintf(b, "\nStopped: %s\n", mdText(r.Stopped))
 	}
-
 	if len(r.Thresholds) > 0 {
-		detail := false
-		for _, th := range r.Thresholds {
-			detail = detail || th.Detail != ""
+		r.writeMarkdownThresholds(b)
+	}
+	r.writeMarkdownRequests(b)
+	if r.VerdictReason != "" {
+		fmt.Fprintf(b, "\n**%s:** %s.\n", strings.ToUpper(r.Verdict[:1])+r.Verdict[1:], mdText(r.VerdictReason))
+	}
+	r.writeMarkdownErrors(b)
+	if r.Stopped != "" || len(r.Notes) > 0 {
+		b.WriteString("\n**Notes**\n\n")
+		if r.Stopped != "" {
+			fmt.Fprintf(b, "- Stopped: %s\n", mdText(r.Stopped))
 		}
-		b.WriteString("\n| threshold | actual | limit | result |")
-		if detail {
-			b.WriteString(" detail |")
-		}
-		b.WriteString("\n|---|---:|---:|---|")
-		if detail {
-			b.WriteString("---|")
-		}
-		b.WriteString("\n")
-		for _, th := range r.Thresholds {
-			res := "pass"
-			if !th.Pass {
-				res = "**FAIL**"
-			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s |", mdText(th.Expr), mdText(th.ActualText), mdText(th.LimitText), res)
-			if detail {
-				fmt.Fprintf(b, " %s |", mdText(th.Detail))
-			}
-			b.WriteString("\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(b, "- %s\n", mdText(n))
 		}
 	}
+}
 
+// writeMarkdownThresholds writes the table of thresholds, with a detail
+// column when any threshold has one.
+func (r *Report) writeMarkdownThresholds(b *strings.Builder) {
+	detail := false
+	for _, th := range r.Thresholds {
+		detail = detail || th.Detail != ""
+	}
+	b.WriteString("\n| threshold | actual | limit | result |")
+	if detail {
+		b.WriteString(" detail |")
+	}
+	b.WriteString("\n|---|---:|---:|---|")
+	if detail {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, th := range r.Thresholds {
+		res := "pass"
+		if !th.Pass {
+			res = "**FAIL**"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |", mdText(th.Expr), mdText(th.ActualText), mdText(th.LimitText), res)
+		if detail {
+			fmt.Fprintf(b, " %s |", mdText(th.Detail))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// writeMarkdownRequests writes the table of figures per request and for
+// all, then the corrected latency table when there is one.
+func (r *Report) writeMarkdownRequests(b *strings.Builder) {
 	b.WriteString("\n| request | requests | success | p50 | p95 | p99 | error rate |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	row := func(name string, t Totals, l Latency) {
@@ -102,7 +127,7 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 		rs := r.Requests[n]
 		row(mdText(n), rs.Totals, rs.Latency)
 	}
-	row("**all**", t, r.Latency)
+	row("**all**", r.Totals, r.Latency)
 	if rows := r.correctedRows(); len(rows) > 0 {
 		b.WriteString("\nLatency raw / from the intended send time (coordinated omission corrected, what thresholds use):\n\n")
 		b.WriteString("| request | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|\n")
@@ -114,10 +139,12 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", name, c.P50, c.P95, c.P99, c.Max)
 		}
 	}
-	if r.VerdictReason != "" {
-		fmt.Fprintf(b, "\n**%s:** %s.\n", strings.ToUpper(r.Verdict[:1])+r.Verdict[1:], mdText(r.VerdictReason))
-	}
+}
 
+// writeMarkdownErrors writes the error breakdown: status codes, transport
+// errors, failure classes, the top error codes and retries.
+func (r *Report) writeMarkdownErrors(b *strings.Builder) {
+	t := r.Totals
 	b.WriteString("\n**Errors**\n\n")
 	fmt.Fprintf(b, "- Status codes: %s\n", mdCounts(t.StatusCodes, false))
 	if len(t.Errors) > 0 {
@@ -143,15 +170,6 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 	}
 	if t.Retries > 0 {
 		fmt.Fprintf(b, "- Retries: %d (%s HTTP requests per request)\n", t.Retries, strconv.FormatFloat(t.RetryAmplification, 'f', 3, 64))
-	}
-	if r.Stopped != "" || len(r.Notes) > 0 {
-		b.WriteString("\n**Notes**\n\n")
-		if r.Stopped != "" {
-			fmt.Fprintf(b, "- Stopped: %s\n", mdText(r.Stopped))
-		}
-		for _, n := range r.Notes {
-			fmt.Fprintf(b, "- %s\n", mdText(n))
-		}
 	}
 }
 

@@ -22,6 +22,18 @@ func fmtRate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "/s
 // errors, thresholds and the verdict.
 func (r *Report) WriteText(w io.Writer) error {
 	b := &strings.Builder{}
+	r.writeTextHead(b)
+	r.writeTextRequests(b)
+	r.writeTextOutcomes(b)
+	r.writeTextRun(b)
+	r.writeTextVerdict(b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeTextHead writes the scenario, target, start and stages, then a
+// blank line.
+func (r *Report) writeTextHead(b *strings.Builder) {
 	fmt.Fprintf(b, "scenario  %s (%s)\n", r.Scenario.Name, r.Scenario.File)
 	fmt.Fprintf(b, "target    %s [%s]\n", r.Scenario.Target, r.Scenario.Environment)
 	fmt.Fprintf(b, "started   %s, ran %.1fs\n", r.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), r.DurationS)
@@ -33,7 +45,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(b, "stages    %s\n", strings.Join(parts, ", "))
 	}
 	b.WriteString("\n")
+}
 
+// writeTextRequests writes the table of figures per request and for all,
+// then the corrected latency table when there is one.
+func (r *Report) writeTextRequests(b *strings.Builder) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "request\trequests\trate\tthroughput\tsuccess\t4xx\t5xx\tmean\tstddev\tp50\tp95\tp99\tmax\t")
 	row := func(name string, t Totals, l Latency) {
@@ -57,25 +73,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		tw.Flush()
 	}
+}
 
+// writeTextOutcomes writes how the requests ended: status codes, errors,
+// failure classes, retries, failed checks, groups and bytes.
+func (r *Report) writeTextOutcomes(b *strings.Builder) {
 	t := r.Totals
 	b.WriteString("\nstatus    " + codes(t.StatusCodes))
 	if len(t.Errors) > 0 {
 		b.WriteString("\nnetwork   " + codes(t.Errors))
 	}
 	if t.Failures > 0 {
-		classes := func(t Totals) string {
-			return fmt.Sprintf("network %s, protocol %s, business %s, system %s (of %d requests)",
-				fmtPct(t.NetworkRate), fmtPct(t.ProtocolRate), fmtPct(t.BusinessRate), fmtPct(t.SystemRate), t.LogicalRequests)
-		}
-		b.WriteString("\nclasses   " + classes(t))
-		if names := r.RequestNames(); len(names) > 1 {
-			for _, n := range names {
-				if rt := r.Requests[n].Totals; rt.Failures > 0 {
-					fmt.Fprintf(b, "\n  %s: %s", n, classes(rt))
-				}
-			}
-		}
+		r.writeTextClasses(b)
 	}
 	if len(t.ErrorCodes) > 0 {
 		b.WriteString("\ncodes     " + codes(t.ErrorCodes))
@@ -104,6 +113,28 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("\ngroups    errors by group: " + strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(b, "\nbytes     in %d, out %d\n", t.BytesIn, t.BytesOut)
+}
+
+// writeTextClasses writes the share of each failure class, for all and,
+// when there are several requests, for each that failed.
+func (r *Report) writeTextClasses(b *strings.Builder) {
+	classes := func(t Totals) string {
+		return fmt.Sprintf("network %s, protocol %s, business %s, system %s (of %d requests)",
+			fmtPct(t.NetworkRate), fmtPct(t.ProtocolRate), fmtPct(t.BusinessRate), fmtPct(t.SystemRate), t.LogicalRequests)
+	}
+	b.WriteString("\nclasses   " + classes(r.Totals))
+	if names := r.RequestNames(); len(names) > 1 {
+		for _, n := range names {
+			if rt := r.Requests[n].Totals; rt.Failures > 0 {
+				fmt.Fprintf(b, "\n  %s: %s", n, classes(rt))
+			}
+		}
+	}
+}
+
+// writeTextRun writes what else is known of the run: connection phases,
+// the generator, auth, the request log, a stop, faults and notes.
+func (r *Report) writeTextRun(b *strings.Builder) {
 	if p := r.Phases; p != nil {
 		part := func(name string, l *Latency) string {
 			if l == nil {
@@ -146,10 +177,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(b, "note      %s\n", n)
 	}
+}
 
+// writeTextVerdict writes the thresholds with their results, or says there
+// were none, then the verdict.
+func (r *Report) writeTextVerdict(b *strings.Builder) {
 	if len(r.Thresholds) > 0 {
 		b.WriteString("\n")
-		tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "threshold\tactual\tresult\t")
 		for _, t := range r.Thresholds {
 			res := "pass"
@@ -168,8 +203,6 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(b, " (%s)", r.VerdictReason)
 	}
 	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func (s StageSummary) describe() string {

@@ -344,56 +344,75 @@ func Build(in Input) *Report {
 		r.Generator = &gc
 	}
 	for i, name := range c.Names {
-		s := c.ByRequest[i]
-		rs := RequestSummary{
-			Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send), Latency: latency(s.Hist, s),
-			E2ELatency: e2e(s), CorrectedLatency: corrected(s), Examples: in.Examples[name],
-		}
-		if i < len(c.Phases) {
-			rs.Phases = c.Phases[i].summary()
-		}
-		for _, ch := range s.Checks {
-			rs.Checks = append(rs.Checks, Check{Name: ch.Name, Checked: ch.Checked, Failed: ch.Failed, FailureRate: zeroNaN(ratio(ch.Failed, ch.Checked))})
-		}
-		if r.Totals.TargetRateRPS != nil && total.Requests > 0 {
-			v := *r.Totals.TargetRateRPS * float64(s.Requests) / float64(total.Requests)
-			rs.Totals.TargetRateRPS = &v
-		}
-		r.Requests[name] = rs
+		r.Requests[name] = r.requestSummary(c, i, in.Examples[name], send, total)
 	}
 	for i, st := range c.Stages {
-		s := c.ByStage[i]
-		ss := StageSummary{
-			Name: st.Name, Model: "closed", DurationS: st.Planned.Seconds(),
-			Concurrency: st.Concurrency, Interrupted: st.Interrupted,
-		}
-		if st.Open {
-			ss.Model, ss.Rate, ss.RampTo, ss.Concurrency, ss.TargetRequest = "open", st.Rate, st.RampTo, 0, st.PlannedHits
-		}
-		if !st.Started.IsZero() {
-			ss.ElapsedS = st.Ended.Sub(st.Started).Seconds()
-			ss.Totals = totals(s, st.sendWindow())
-			if st.Open && st.Planned > 0 {
-				v := st.PlannedHits / st.Planned.Seconds()
-				ss.Totals.TargetRateRPS = &v
-			}
-		} else {
-			ss.Totals = totals(s, 0)
-		}
-		ss.Latency = latency(s.Hist, s)
-		r.Stages = append(r.Stages, ss)
-		if !st.Started.IsZero() && (r.StartedAt.IsZero() || st.Started.Before(r.StartedAt)) {
-			r.StartedAt = st.Started
-		}
-		if st.Ended.After(r.EndedAt) {
-			r.EndedAt = st.Ended
-		}
-		r.Interrupted = r.Interrupted || st.Interrupted
+		r.addStage(st, c.ByStage[i])
 	}
 	if !r.StartedAt.IsZero() {
 		r.DurationS = r.EndedAt.Sub(r.StartedAt).Seconds()
 	}
 	r.Thresholds = Evaluate(r, in.Thresholds, in.Series)
+	r.judge(total, in.Aborted)
+	return r
+}
+
+// requestSummary is the summary of request i of c over the send window;
+// its target rate is its share of the run's.
+func (r *Report) requestSummary(c *Collector, i int, examples []Example, send time.Duration, total *Stats) RequestSummary {
+	s := c.ByRequest[i]
+	rs := RequestSummary{
+		Method: c.Methods[i], Path: c.Paths[i], Totals: totals(s, send), Latency: latency(s.Hist, s),
+		E2ELatency: e2e(s), CorrectedLatency: corrected(s), Examples: examples,
+	}
+	if i < len(c.Phases) {
+		rs.Phases = c.Phases[i].summary()
+	}
+	for _, ch := range s.Checks {
+		rs.Checks = append(rs.Checks, Check{Name: ch.Name, Checked: ch.Checked, Failed: ch.Failed, FailureRate: zeroNaN(ratio(ch.Failed, ch.Checked))})
+	}
+	if r.Totals.TargetRateRPS != nil && total.Requests > 0 {
+		v := *r.Totals.TargetRateRPS * float64(s.Requests) / float64(total.Requests)
+		rs.Totals.TargetRateRPS = &v
+	}
+	return rs
+}
+
+// addStage appends the summary of stage st, whose figures are s, and
+// widens the run's start, end and interruption to take it in.
+func (r *Report) addStage(st StageInfo, s *Stats) {
+	ss := StageSummary{
+		Name: st.Name, Model: "closed", DurationS: st.Planned.Seconds(),
+		Concurrency: st.Concurrency, Interrupted: st.Interrupted,
+	}
+	if st.Open {
+		ss.Model, ss.Rate, ss.RampTo, ss.Concurrency, ss.TargetRequest = "open", st.Rate, st.RampTo, 0, st.PlannedHits
+	}
+	if !st.Started.IsZero() {
+		ss.ElapsedS = st.Ended.Sub(st.Started).Seconds()
+		ss.Totals = totals(s, st.sendWindow())
+		if st.Open && st.Planned > 0 {
+			v := st.PlannedHits / st.Planned.Seconds()
+			ss.Totals.TargetRateRPS = &v
+		}
+	} else {
+		ss.Totals = totals(s, 0)
+	}
+	ss.Latency = latency(s.Hist, s)
+	r.Stages = append(r.Stages, ss)
+	if !st.Started.IsZero() && (r.StartedAt.IsZero() || st.Started.Before(r.StartedAt)) {
+		r.StartedAt = st.Started
+	}
+	if st.Ended.After(r.EndedAt) {
+		r.EndedAt = st.Ended
+	}
+	r.Interrupted = r.Interrupted || st.Interrupted
+}
+
+// judge sets the verdict and its reason from the thresholds, then lets
+// what overrides them have the last word: no success, system errors, a
+// saturated generator, the abort of a threshold, an interruption.
+func (r *Report) judge(total *Stats, aborted string) {
 	r.Verdict = Pass
 	for _, t := range r.Thresholds {
 		if !t.Pass {
@@ -411,13 +430,12 @@ func Build(in Input) *Report {
 	if r.Generator != nil && r.Generator.Saturated {
 		r.Verdict, r.VerdictReason = Inconclusive, r.Generator.Reason
 	}
-	if in.Aborted != "" {
-		r.Interrupted, r.Stopped, r.Verdict, r.VerdictReason = false, in.Aborted, Fail, ""
+	if aborted != "" {
+		r.Interrupted, r.Stopped, r.Verdict, r.VerdictReason = false, aborted, Fail, ""
 	}
 	if r.Interrupted {
 		r.Verdict, r.VerdictReason = Interrupted, ""
 	}
-	return r
 }
 
 func ratio(n, d uint64) float64 {

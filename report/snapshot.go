@@ -337,112 +337,172 @@ func MergeSnapshots(parts []*Snapshot) (*Snapshot, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("nothing to merge")
 	}
-	out := *parts[0]
-	out.Requests = nil
-	out.Stages = nil
-	out.Examples = map[string][]Example{}
-	out.Runs = 0
-	out.Notes = nil
-	byName := map[string]*Stats{}
-	phases := map[string]*PhaseStats{}
-	var order []RequestSnapshot
-	stageStats := make([]*Stats, len(parts[0].Stages))
-	stages := append([]StageSnapshot(nil), parts[0].Stages...)
-	var auth *AuthSummary
+	m := newSnapshotMerger(parts[0])
 	for pi, p := range parts {
-		if p.Scenario.Name != parts[0].Scenario.Name {
-			return nil, fmt.Errorf("run %d is of scenario %q, run 1 of %q: only the shards of one scenario merge", pi+1, p.Scenario.Name, parts[0].Scenario.Name)
+		if err := m.add(pi, p); err != nil {
+			return nil, err
 		}
-		if len(p.Stages) != len(stages) {
-			return nil, fmt.Errorf("run %d has %d stages, run 1 has %d", pi+1, len(p.Stages), len(stages))
-		}
-		out.Runs += max(p.Runs, 1)
-		for _, r := range p.Requests {
-			st, err := r.Stats.stats()
-			if err != nil {
-				return nil, fmt.Errorf("run %d: request %s: %w", pi+1, r.Name, err)
-			}
-			ph, err := r.Phases.stats()
-			if err != nil {
-				return nil, fmt.Errorf("run %d: request %s: %w", pi+1, r.Name, err)
-			}
-			if have, ok := byName[r.Name]; ok {
-				have.Merge(st)
-				phases[r.Name].Merge(ph)
-				continue
-			}
-			byName[r.Name], phases[r.Name] = st, ph
-			order = append(order, r)
-		}
-		for i, sg := range p.Stages {
-			st, err := sg.Stats.stats()
-			if err != nil {
-				return nil, fmt.Errorf("run %d: stage %s: %w", pi+1, sg.Name, err)
-			}
-			if pi == 0 {
-				stageStats[i] = st
-				continue
-			}
-			stageStats[i].Merge(st)
-			m := &stages[i]
-			m.Rate += sg.Rate
-			m.RampTo += sg.RampTo
-			m.Concurrency += sg.Concurrency
-			m.PlannedHits += sg.PlannedHits
-			if sg.Started.Before(m.Started) {
-				m.Started = sg.Started
-			}
-			if sg.Ended.After(m.Ended) {
-				m.Ended = sg.Ended
-			}
-			m.Interrupted = m.Interrupted || sg.Interrupted
-		}
-		for name, ex := range p.Examples {
-			if room := DefaultMergedExamples - len(out.Examples[name]); room > 0 {
-				out.Examples[name] = append(out.Examples[name], ex[:min(room, len(ex))]...)
-			}
-		}
-		if p.Auth != nil {
-			if auth == nil {
-				a := *p.Auth
-				auth = &a
-			} else {
-				auth.MeanMS = (auth.MeanMS*float64(auth.TokenRequests) + p.Auth.MeanMS*float64(p.Auth.TokenRequests)) / float64(max(auth.TokenRequests+p.Auth.TokenRequests, 1))
-				auth.TokenRequests += p.Auth.TokenRequests
-				auth.TokenFailures += p.Auth.TokenFailures
-				auth.ForcedRefreshes += p.Auth.ForcedRefreshes
-				auth.MaxMS = max(auth.MaxMS, p.Auth.MaxMS)
-			}
-		}
-		if p.Stopped != "" {
-			out.Stopped = p.Stopped
-		}
-		if p.Generator != nil && p.Generator.Saturated {
-			out.Generator = p.Generator
-		}
-		out.Notes = append(out.Notes, p.Notes...)
 	}
-	out.Auth = auth
+	return m.result()
+}
+
+// snapshotMerger holds what MergeSnapshots has added up so far.
+type snapshotMerger struct {
+	first      *Snapshot
+	out        Snapshot
+	byName     map[string]*Stats
+	phases     map[string]*PhaseStats
+	order      []RequestSnapshot
+	stageStats []*Stats
+	stages     []StageSnapshot
+	auth       *AuthSummary
+}
+
+// newSnapshotMerger starts from the first shard's snapshot with its
+// requests, stages, examples, runs and notes still to add.
+func newSnapshotMerger(first *Snapshot) *snapshotMerger {
+	m := &snapshotMerger{
+		first:      first,
+		out:        *first,
+		byName:     map[string]*Stats{},
+		phases:     map[string]*PhaseStats{},
+		stageStats: make([]*Stats, len(first.Stages)),
+		stages:     append([]StageSnapshot(nil), first.Stages...),
+	}
+	m.out.Requests = nil
+	m.out.Stages = nil
+	m.out.Examples = map[string][]Example{}
+	m.out.Runs = 0
+	m.out.Notes = nil
+	return m
+}
+
+// add merges the snapshot of shard pi.
+func (m *snapshotMerger) add(pi int, p *Snapshot) error {
+	if p.Scenario.Name != m.first.Scenario.Name {
+		return fmt.Errorf("run %d is of scenario %q, run 1 of %q: only the shards of one scenario merge", pi+1, p.Scenario.Name, m.first.Scenario.Name)
+	}
+	if len(p.Stages) != len(m.stages) {
+		return fmt.Errorf("run %d has %d stages, run 1 has %d", pi+1, len(p.Stages), len(m.stages))
+	}
+	m.out.Runs += max(p.Runs, 1)
+	if err := m.addRequests(pi, p.Requests); err != nil {
+		return err
+	}
+	if err := m.addStages(pi, p.Stages); err != nil {
+		return err
+	}
+	for name, ex := range p.Examples {
+		if room := DefaultMergedExamples - len(m.out.Examples[name]); room > 0 {
+			m.out.Examples[name] = append(m.out.Examples[name], ex[:min(room, len(ex))]...)
+		}
+	}
+	m.addAuth(p.Auth)
+	if p.Stopped != "" {
+		m.out.Stopped = p.Stopped
+	}
+	if p.Generator != nil && p.Generator.Saturated {
+		m.out.Generator = p.Generator
+	}
+	m.out.Notes = append(m.out.Notes, p.Notes...)
+	return nil
+}
+
+// addRequests adds the per-request figures of shard pi, requests matched
+// by name and kept in the order they first appear.
+func (m *snapshotMerger) addRequests(pi int, reqs []RequestSnapshot) error {
+	for _, r := range reqs {
+		st, err := r.Stats.stats()
+		if err != nil {
+			return fmt.Errorf("run %d: request %s: %w", pi+1, r.Name, err)
+		}
+		ph, err := r.Phases.stats()
+		if err != nil {
+			return fmt.Errorf("run %d: request %s: %w", pi+1, r.Name, err)
+		}
+		if have, ok := m.byName[r.Name]; ok {
+			have.Merge(st)
+			m.phases[r.Name].Merge(ph)
+			continue
+		}
+		m.byName[r.Name], m.phases[r.Name] = st, ph
+		m.order = append(m.order, r)
+	}
+	return nil
+}
+
+// addStages adds the per-stage figures of shard pi, stages matched by
+// position: rates and hits summed, the send window widened.
+func (m *snapshotMerger) addStages(pi int, stages []StageSnapshot) error {
+	for i, sg := range stages {
+		st, err := sg.Stats.stats()
+		if err != nil {
+			return fmt.Errorf("run %d: stage %s: %w", pi+1, sg.Name, err)
+		}
+		if pi == 0 {
+			m.stageStats[i] = st
+			continue
+		}
+		m.stageStats[i].Merge(st)
+		s := &m.stages[i]
+		s.Rate += sg.Rate
+		s.RampTo += sg.RampTo
+		s.Concurrency += sg.Concurrency
+		s.PlannedHits += sg.PlannedHits
+		if sg.Started.Before(s.Started) {
+			s.Started = sg.Started
+		}
+		if sg.Ended.After(s.Ended) {
+			s.Ended = sg.Ended
+		}
+		s.Interrupted = s.Interrupted || sg.Interrupted
+	}
+	return nil
+}
+
+// addAuth adds a shard's token figures; the mean is weighted by token
+// requests.
+func (m *snapshotMerger) addAuth(a *AuthSummary) {
+	if a == nil {
+		return
+	}
+	if m.auth == nil {
+		c := *a
+		m.auth = &c
+		return
+	}
+	m.auth.MeanMS = (m.auth.MeanMS*float64(m.auth.TokenRequests) + a.MeanMS*float64(a.TokenRequests)) / float64(max(m.auth.TokenRequests+a.TokenRequests, 1))
+	m.auth.TokenRequests += a.TokenRequests
+	m.auth.TokenFailures += a.TokenFailures
+	m.auth.ForcedRefreshes += a.ForcedRefreshes
+	m.auth.MaxMS = max(m.auth.MaxMS, a.MaxMS)
+}
+
+// result is the merged snapshot, the requests' and stages' figures turned
+// back into their snapshot form.
+func (m *snapshotMerger) result() (*Snapshot, error) {
+	out := m.out
+	out.Auth = m.auth
 	out.RequestLog = nil
-	for _, r := range order {
-		ss, err := byName[r.Name].snapshot()
+	for _, r := range m.order {
+		ss, err := m.byName[r.Name].snapshot()
 		if err != nil {
 			return nil, err
 		}
 		r.Stats = ss
-		if r.Phases, err = phases[r.Name].snapshot(); err != nil {
+		if r.Phases, err = m.phases[r.Name].snapshot(); err != nil {
 			return nil, err
 		}
 		out.Requests = append(out.Requests, r)
 	}
-	for i := range stages {
-		ss, err := stageStats[i].snapshot()
+	for i := range m.stages {
+		ss, err := m.stageStats[i].snapshot()
 		if err != nil {
 			return nil, err
 		}
-		stages[i].Stats = ss
+		m.stages[i].Stats = ss
 	}
-	out.Stages = stages
+	out.Stages = m.stages
 	if out.Runs > 1 {
 		out.Notes = append(out.Notes, fmt.Sprintf("merged from %d runs", out.Runs))
 	}

@@ -280,42 +280,7 @@ func (g *GroupStats) add(o *Try) {
 // Merge adds the figures of o into s. Moments are combined exactly (Chan et
 // al.), histograms bucket by bucket, checks by name.
 func (s *Stats) Merge(o *Stats) {
-	if o.Requests > 0 {
-		n1, n2 := float64(s.Requests), float64(o.Requests)
-		n := n1 + n2
-		d := o.mean - s.mean
-		s.m2 += o.m2 + d*d*n1*n2/n
-		s.mean += d * n2 / n
-		if s.Requests == 0 || o.Min < s.Min {
-			s.Min = o.Min
-		}
-		if o.Max > s.Max {
-			s.Max = o.Max
-		}
-	}
-	if o.E2E != nil || s.E2E != nil {
-		if s.E2E == nil {
-			s.E2E = s.Hist.Clone()
-		}
-		if o.E2E != nil {
-			s.E2E.Merge(o.E2E)
-		} else {
-			s.E2E.Merge(o.Hist)
-		}
-	}
-	if o.Corrected != nil || s.Corrected != nil {
-		if s.Corrected == nil {
-			s.Corrected = s.Hist.Clone()
-		}
-		switch {
-		case o.Corrected != nil:
-			s.Corrected.Merge(o.Corrected)
-		case o.E2E != nil:
-			s.Corrected.Merge(o.E2E)
-		default:
-			s.Corrected.Merge(o.Hist)
-		}
-	}
+	s.mergeLatency(o)
 	s.Requests += o.Requests
 	for i, c := range o.Status {
 		s.Status[i] += c
@@ -362,6 +327,53 @@ func (s *Stats) Merge(o *Stats) {
 		}
 		s.ErrorCodes[k] += v
 	}
+	s.mergeGroups(o)
+	s.mergeChecks(o)
+}
+
+// mergeLatency adds o's latency moments, extremes and end-to-end and
+// corrected histograms. It reads s.Requests and s.Hist before o's are added.
+func (s *Stats) mergeLatency(o *Stats) {
+	if o.Requests > 0 {
+		n1, n2 := float64(s.Requests), float64(o.Requests)
+		n := n1 + n2
+		d := o.mean - s.mean
+		s.m2 += o.m2 + d*d*n1*n2/n
+		s.mean += d * n2 / n
+		if s.Requests == 0 || o.Min < s.Min {
+			s.Min = o.Min
+		}
+		if o.Max > s.Max {
+			s.Max = o.Max
+		}
+	}
+	if o.E2E != nil || s.E2E != nil {
+		if s.E2E == nil {
+			s.E2E = s.Hist.Clone()
+		}
+		if o.E2E != nil {
+			s.E2E.Merge(o.E2E)
+		} else {
+			s.E2E.Merge(o.Hist)
+		}
+	}
+	if o.Corrected != nil || s.Corrected != nil {
+		if s.Corrected == nil {
+			s.Corrected = s.Hist.Clone()
+		}
+		switch {
+		case o.Corrected != nil:
+			s.Corrected.Merge(o.Corrected)
+		case o.E2E != nil:
+			s.Corrected.Merge(o.E2E)
+		default:
+			s.Corrected.Merge(o.Hist)
+		}
+	}
+}
+
+// mergeGroups adds the figures of o's group-by values, value by value.
+func (s *Stats) mergeGroups(o *Stats) {
 	for k, g := range o.Groups {
 		mine := s.group(k)
 		mine.Requests += g.Requests
@@ -376,6 +388,10 @@ func (s *Stats) Merge(o *Stats) {
 			mine.Status[c] += n
 		}
 	}
+}
+
+// mergeChecks adds o's check counts by name; a check s lacks is appended.
+func (s *Stats) mergeChecks(o *Stats) {
 	for _, c := range o.Checks {
 		found := false
 		for i := range s.Checks {

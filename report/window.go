@@ -25,11 +25,39 @@ func isPercentile(metric string) bool {
 // enters an interval and taken away as it leaves it, so the cost is one
 // pass rather than one merge per interval per window.
 func slide(recs []*IntervalRecord, k int, hist bool, fn func(i int, w *IntervalRecord)) {
-	type sums struct {
-		req, logical, ok, net, proto, biz, sys, to, s4, s5 uint64
-		sum, sumsq                                         float64 // ns, ns²
+	pre := prefixSums(recs)
+	var h windowHist
+	if hist {
+		for _, r := range recs[:min(k, len(recs))] {
+			h.add(r, 1)
+		}
 	}
-	pre := make([]sums, len(recs)+1)
+	for i := 0; i+k <= len(recs); i++ {
+		if hist && i > 0 {
+			h.add(recs[i-1], -1)
+			h.add(recs[i+k-1], 1)
+		}
+		w := windowRecord(pre[i], pre[i+k], recs[i:i+k])
+		if hist && h.proto != nil {
+			s := *h.proto
+			s.Counts = h.counts
+			w.hist = hdrhistogram.Import(&s)
+		}
+		fn(i, w)
+	}
+}
+
+// windowSums are running totals of the intervals' counts and latency
+// moments.
+type windowSums struct {
+	req, logical, ok, net, proto, biz, sys, to, s4, s5 uint64
+	sum, sumsq                                         float64 // ns, ns²
+}
+
+// prefixSums returns the running totals before each interval of recs and
+// after the last; a nil interval adds nothing.
+func prefixSums(recs []*IntervalRecord) []windowSums {
+	pre := make([]windowSums, len(recs)+1)
 	for i, r := range recs {
 		p := pre[i]
 		if r != nil {
@@ -50,63 +78,60 @@ func slide(recs []*IntervalRecord, k int, hist bool, fn func(i int, w *IntervalR
 		}
 		pre[i+1] = p
 	}
-	var counts []int64
-	var proto *hdrhistogram.Snapshot
-	add := func(r *IntervalRecord, sign int64) {
-		if r == nil || r.hist == nil || r.Requests == 0 {
-			return
+	return pre
+}
+
+// windowHist holds the bucket counts of a sliding window's histogram; proto
+// is nil until an interval with a histogram joins.
+type windowHist struct {
+	counts []int64
+	proto  *hdrhistogram.Snapshot
+}
+
+// add adds the buckets of r's histogram to the window (sign 1) or takes
+// them away (sign -1).
+func (h *windowHist) add(r *IntervalRecord, sign int64) {
+	if r == nil || r.hist == nil || r.Requests == 0 {
+		return
+	}
+	snap := r.hist.Export()
+	if h.proto == nil {
+		h.proto = &hdrhistogram.Snapshot{LowestTrackableValue: snap.LowestTrackableValue, HighestTrackableValue: snap.HighestTrackableValue, SignificantFigures: snap.SignificantFigures}
+		h.counts = make([]int64, len(snap.Counts))
+	}
+	for j, c := range snap.Counts {
+		if j < len(h.counts) {
+			h.counts[j] += sign * c
 		}
-		snap := r.hist.Export()
-		if proto == nil {
-			proto = &hdrhistogram.Snapshot{LowestTrackableValue: snap.LowestTrackableValue, HighestTrackableValue: snap.HighestTrackableValue, SignificantFigures: snap.SignificantFigures}
-			counts = make([]int64, len(snap.Counts))
-		}
-		for j, c := range snap.Counts {
-			if j < len(counts) {
-				counts[j] += sign * c
+	}
+}
+
+// windowRecord is the figures of the window of intervals win, from the
+// running totals a before it and b after it; min and max from win itself.
+func windowRecord(a, b windowSums, win []*IntervalRecord) *IntervalRecord {
+	w := &IntervalRecord{
+		Requests: b.req - a.req, Logical: b.logical - a.logical, Successes: b.ok - a.ok,
+		Network: b.net - a.net, Protocol: b.proto - a.proto, Business: b.biz - a.biz, System: b.sys - a.sys,
+		Timeouts: b.to - a.to, S4xx: b.s4 - a.s4, S5xx: b.s5 - a.s5,
+	}
+	if w.Requests > 0 {
+		n := float64(w.Requests)
+		mean := (b.sum - a.sum) / n
+		w.MeanMS = mean / 1e6
+		w.M2 = math.Max(0, (b.sumsq-a.sumsq)-n*mean*mean)
+		first := true
+		for _, r := range win {
+			if r == nil || r.Requests == 0 {
+				continue
 			}
-		}
-	}
-	if hist {
-		for _, r := range recs[:min(k, len(recs))] {
-			add(r, 1)
-		}
-	}
-	for i := 0; i+k <= len(recs); i++ {
-		if hist && i > 0 {
-			add(recs[i-1], -1)
-			add(recs[i+k-1], 1)
-		}
-		a, b := pre[i], pre[i+k]
-		w := &IntervalRecord{
-			Requests: b.req - a.req, Logical: b.logical - a.logical, Successes: b.ok - a.ok,
-			Network: b.net - a.net, Protocol: b.proto - a.proto, Business: b.biz - a.biz, System: b.sys - a.sys,
-			Timeouts: b.to - a.to, S4xx: b.s4 - a.s4, S5xx: b.s5 - a.s5,
-		}
-		if w.Requests > 0 {
-			n := float64(w.Requests)
-			mean := (b.sum - a.sum) / n
-			w.MeanMS = mean / 1e6
-			w.M2 = math.Max(0, (b.sumsq-a.sumsq)-n*mean*mean)
-			first := true
-			for _, r := range recs[i : i+k] {
-				if r == nil || r.Requests == 0 {
-					continue
-				}
-				if first || r.MinMS < w.MinMS {
-					w.MinMS = r.MinMS
-				}
-				w.MaxMS = math.Max(w.MaxMS, r.MaxMS)
-				first = false
+			if first || r.MinMS < w.MinMS {
+				w.MinMS = r.MinMS
 			}
+			w.MaxMS = math.Max(w.MaxMS, r.MaxMS)
+			first = false
 		}
-		if hist && proto != nil {
-			s := *proto
-			s.Counts = counts
-			w.hist = hdrhistogram.Import(&s)
-		}
-		fn(i, w)
 	}
+	return w
 }
 
 // WindowValue is the value of a windowable metric over the figures rec
@@ -170,48 +195,66 @@ func EvaluateWindowed(e threshold.Expr, s *Series) ThresholdResult {
 		res.ActualText, res.Detail = "n/a", "no time series to evaluate"
 		return res
 	}
-	recs := s.aligned(e.Request())
-	first := s.All()[0].Start
-	rel := func(ms int64) string { return "+" + (time.Duration(ms-first) * time.Millisecond).String() }
 	if e.Consecutive > 0 {
-		streak, best, bestEnd, firstHit := 0, 0, 0, -1
-		for i, r := range recs {
-			v := math.NaN()
-			if r != nil {
-				v = WindowValue(e.Metric.Name, r, s.Interval)
-			}
-			if e.Holds(v) {
-				streak++
-				if streak > best {
-					best, bestEnd = streak, i
-				}
-				if streak == e.Consecutive && firstHit < 0 {
-					firstHit = i
-				}
-			} else {
-				streak = 0
-			}
-		}
-		res.Actual = float64(best)
-		res.ActualText = fmt.Sprintf("%d in a row", best)
-		res.LimitText = fmt.Sprintf("%d in a row", e.Consecutive)
-		if firstHit >= 0 {
-			res.Pass = false
-			from := recs[firstHit-e.Consecutive+1]
-			if from == nil {
-				from = s.All()[firstHit-e.Consecutive+1]
-			}
-			end := s.All()[firstHit].Start + s.All()[firstHit].LengthMS
-			res.Detail = fmt.Sprintf("%d consecutive intervals from %s to %s UTC (%s to %s)",
-				e.Consecutive, clock(from.Start), clock(end), rel(from.Start), rel(end))
-		} else if best > 0 {
-			end := s.All()[bestEnd]
-			res.Detail = fmt.Sprintf("longest streak %d, ending at %s UTC (%s)", best, clock(end.Start+end.LengthMS), rel(end.Start+end.LengthMS))
-		} else {
-			res.Detail = "no interval met the condition"
-		}
-		return res
+		evaluateStreak(e, s, &res)
+	} else {
+		evaluateSliding(e, s, &res)
 	}
+	return res
+}
+
+// offset is the time from the start of the series to ms, as "+1m30s".
+func (s *Series) offset(ms int64) string {
+	return "+" + (time.Duration(ms-s.All()[0].Start) * time.Millisecond).String()
+}
+
+// evaluateStreak checks a consecutive rule: it fails once the condition
+// holds in e.Consecutive intervals in a row.
+func evaluateStreak(e threshold.Expr, s *Series, res *ThresholdResult) {
+	recs := s.aligned(e.Request())
+	streak, best, bestEnd, firstHit := 0, 0, 0, -1
+	for i, r := range recs {
+		v := math.NaN()
+		if r != nil {
+			v = WindowValue(e.Metric.Name, r, s.Interval)
+		}
+		if e.Holds(v) {
+			streak++
+			if streak > best {
+				best, bestEnd = streak, i
+			}
+			if streak == e.Consecutive && firstHit < 0 {
+				firstHit = i
+			}
+		} else {
+			streak = 0
+		}
+	}
+	res.Actual = float64(best)
+	res.ActualText = fmt.Sprintf("%d in a row", best)
+	res.LimitText = fmt.Sprintf("%d in a row", e.Consecutive)
+	if firstHit >= 0 {
+		res.Pass = false
+		from := recs[firstHit-e.Consecutive+1]
+		if from == nil {
+			from = s.All()[firstHit-e.Consecutive+1]
+		}
+		end := s.All()[firstHit].Start + s.All()[firstHit].LengthMS
+		res.Detail = fmt.Sprintf("%d consecutive intervals from %s to %s UTC (%s to %s)",
+			e.Consecutive, clock(from.Start), clock(end), s.offset(from.Start), s.offset(end))
+	} else if best > 0 {
+		end := s.All()[bestEnd]
+		res.Detail = fmt.Sprintf("longest streak %d, ending at %s UTC (%s)", best, clock(end.Start+end.LengthMS), s.offset(end.Start+end.LengthMS))
+	} else {
+		res.Detail = "no interval met the condition"
+	}
+}
+
+// evaluateSliding checks a windowed rule over every window of e.Window:
+// it fails at the first window where the condition holds, and otherwise
+// reports the worst.
+func evaluateSliding(e threshold.Expr, s *Series, res *ThresholdResult) {
+	recs := s.aligned(e.Request())
 	k := int(math.Ceil(float64(e.Window) / float64(s.Interval)))
 	k = max(1, min(k, len(recs)))
 	worse := func(a, b float64) bool { // a is worse than b for this rule
@@ -249,9 +292,8 @@ func EvaluateWindowed(e threshold.Expr, s *Series) ThresholdResult {
 		if !res.Pass {
 			what = "first window where it happened"
 		}
-		res.Detail = fmt.Sprintf("%s: %s to %s UTC (%s to %s): %s %s", what, clock(from), clock(end), rel(from), rel(end), e.Metric.Name, e.Format(worst))
+		res.Detail = fmt.Sprintf("%s: %s to %s UTC (%s to %s): %s %s", what, clock(from), clock(end), s.offset(from), s.offset(end), e.Metric.Name, e.Format(worst))
 	} else {
 		res.Detail = "no window had requests"
 	}
-	return res
 }

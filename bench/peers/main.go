@@ -359,68 +359,18 @@ func writeReport(b *strings.Builder, o *options, med map[string]sample, all map[
 
 // memory runs loadgate alone at a fixed rate and samples its RSS.
 func memory(o *options) error {
-	base, path := splitURL(o.url)
-	sc := filepath.Join(o.work, "memory.yaml")
-	text := fmt.Sprintf(`name: memory
-target: {base_url: "%s"}
-requests:
-  - name: ok
-    path: %s
-    expect: {status: [200], json: [{path: code, equals: 0}]}
-stages: [{duration: %s, rate: %d/s}]
-`, base, path, o.duration, o.rate)
-	if err := os.WriteFile(sc, []byte(text), 0o644); err != nil {
+	sc, err := writeMemoryScenario(o)
+	if err != nil {
 		return err
 	}
 	dir := filepath.Join(o.work, "memory-run")
-	cmd := exec.Command(o.loadgate, "run", sc, "--out", dir)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
+	pts, err := sampleRSS(exec.Command(o.loadgate, "run", sc, "--out", dir))
+	if err != nil {
 		return err
-	}
-	type point struct {
-		t   time.Duration
-		rss int64 // KB
-	}
-	var pts []point
-	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("loadgate: %w", err)
-			}
-			break loop
-		case <-tick.C:
-			if kb, err := rssKB(cmd.Process.Pid); err == nil {
-				pts = append(pts, point{time.Since(start), kb})
-			}
-		}
 	}
 	if len(pts) < 3 {
 		return errors.New("too few samples")
 	}
-	at := func(d time.Duration) int64 {
-		for _, p := range pts {
-			if p.t >= d {
-				return p.rss
-			}
-		}
-		return pts[len(pts)-1].rss
-	}
-	var peak int64
-	for _, p := range pts {
-		peak = max(peak, p.rss)
-	}
-	oneMin := at(time.Minute)
-	// The last sample while the load still ran (before the report is
-	// written at the end).
-	end := at(o.duration - time.Second)
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
 		return err
@@ -437,21 +387,99 @@ loop:
 	if err != nil {
 		return err
 	}
+	out := memoryReport(o, pts, r.Totals.Requests, st.Size())
+	fmt.Print(out)
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(out), 0o644)
+	}
+	return nil
+}
+
+// writeMemoryScenario writes the scenario of the memory run into the work
+// folder and returns its path.
+func writeMemoryScenario(o *options) (string, error) {
+	base, path := splitURL(o.url)
+	sc := filepath.Join(o.work, "memory.yaml")
+	text := fmt.Sprintf(`name: memory
+target: {base_url: "%s"}
+requests:
+  - name: ok
+    path: %s
+    expect: {status: [200], json: [{path: code, equals: 0}]}
+stages: [{duration: %s, rate: %d/s}]
+`, base, path, o.duration, o.rate)
+	if err := os.WriteFile(sc, []byte(text), 0o644); err != nil {
+		return "", err
+	}
+	return sc, nil
+}
+
+// rssPoint is one RSS sample: t after the start.
+type rssPoint struct {
+	t   time.Duration
+	rss int64 // KB
+}
+
+// sampleRSS runs cmd, its output discarded, and samples its RSS every
+// second until it exits.
+func sampleRSS(cmd *exec.Cmd) ([]rssPoint, error) {
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var pts []rssPoint
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return nil, fmt.Errorf("loadgate: %w", err)
+			}
+			return pts, nil
+		case <-tick.C:
+			if kb, err := rssKB(cmd.Process.Pid); err == nil {
+				pts = append(pts, rssPoint{time.Since(start), kb})
+			}
+		}
+	}
+}
+
+// rssAt is the RSS of the first sample at or after d, or of the last.
+func rssAt(pts []rssPoint, d time.Duration) int64 {
+	for _, p := range pts {
+		if p.t >= d {
+			return p.rss
+		}
+	}
+	return pts[len(pts)-1].rss
+}
+
+// memoryReport is MEMORY.md: how flat RSS stayed over the run of requests
+// that wrote lgrBytes of raw results.
+func memoryReport(o *options, pts []rssPoint, requests uint64, lgrBytes int64) string {
+	var peak int64
+	for _, p := range pts {
+		peak = max(peak, p.rss)
+	}
+	oneMin := rssAt(pts, time.Minute)
+	// The last sample while the load still ran (before the report is
+	// written at the end).
+	end := rssAt(pts, o.duration-time.Second)
 	var out strings.Builder
 	fmt.Fprintf(&out, "# Memory over a long run\n\nWritten by `make bench-memory` on %s: loadgate at %d requests/s for %s against nginx on loopback, full measurement on; RSS sampled every second.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), o.rate, o.duration)
 	fmt.Fprintf(&out, "| figure | value |\n|---|---:|\n")
 	fmt.Fprintf(&out, "| requests | %d |\n| RSS after 1 minute | %.1f MB |\n| RSS at the end of the load (%s) | %.1f MB |\n| end / 1 minute | %.3f |\n| peak RSS | %.1f MB |\n| results.lgr | %d bytes, %.1f bytes per result |\n",
-		r.Totals.Requests, float64(oneMin)/1024, o.duration, float64(end)/1024, float64(end)/float64(oneMin), float64(peak)/1024,
-		st.Size(), float64(st.Size())/float64(r.Totals.Requests))
+		requests, float64(oneMin)/1024, o.duration, float64(end)/1024, float64(end)/float64(oneMin), float64(peak)/1024,
+		lgrBytes, float64(lgrBytes)/float64(requests))
 	out.WriteString("\nRSS by minute:\n\n| minute | RSS (MB) |\n|---:|---:|\n")
 	for m := time.Duration(0); m <= o.duration; m += time.Minute {
-		fmt.Fprintf(&out, "| %d | %.1f |\n", int(m.Minutes()), float64(at(m))/1024)
+		fmt.Fprintf(&out, "| %d | %.1f |\n", int(m.Minutes()), float64(rssAt(pts, m))/1024)
 	}
-	fmt.Print(out.String())
-	if o.out != "" {
-		return os.WriteFile(o.out, []byte(out.String()), 0o644)
-	}
-	return nil
+	return out.String()
 }
 
 func rssKB(pid int) (int64, error) {

@@ -66,56 +66,65 @@ Examples:
 		if err := parseFlags(c, fs, args); err != nil {
 			return err
 		}
-		switch o.format {
-		case "text", "md", "json", "junit":
-		default:
-			return usageErr("", "--format %q: want text, md, json or junit", o.format)
-		}
-		if o.alpha <= 0 || o.alpha >= 1 {
-			return usageErr("", "--alpha %g: want a significance level between 0 and 1, such as 0.05", o.alpha)
-		}
-		tols := report.DefaultTolerances
-		if o.maxRegression != "" {
-			var err error
-			if tols, err = report.ParseTolerances(o.maxRegression); err != nil {
-				return usageErr("", "--max-regression: %v", err)
-			}
-		}
-		if fs.NArg() != 2 {
-			return usageErr("such as: loadgate compare baseline/ results/20261124T081537Z-normal", "compare: want a baseline and a current run, got %d arguments", fs.NArg())
-		}
-		var sides [2]report.CompareInput
-		for i, p := range fs.Args() {
-			in, err := loadCompareInput(p, env)
-			if err != nil {
-				return usageErr("give a run folder (with stats.json) or a report.json file", "%v", err)
-			}
-			sides[i] = in
-		}
-		if b, c := sides[0].Report.Scenario.Name, sides[1].Report.Scenario.Name; b != c {
-			fmt.Fprintf(env.Stderr, "loadgate: warning: comparing scenario %q with scenario %q\n", b, c)
-		}
-		cmp := report.Compare(sides[0], sides[1], tols, o.alpha)
-		var err error
-		switch o.format {
-		case "md":
-			err = cmp.WriteMarkdown(env.Stdout)
-		case "json":
-			err = cmp.WriteJSON(env.Stdout)
-		case "junit":
-			err = cmp.WriteJUnit(env.Stdout)
-		default:
-			err = cmp.WriteText(env.Stdout)
-		}
-		if err != nil {
-			return withCode(ExitRunFail, err, "")
-		}
-		if cmp.Verdict != report.Pass {
-			return verdictErr{ExitFail}
-		}
-		return nil
+		return runCompare(env, &o, fs.Args())
 	}
 	return c
+}
+
+// runCompare compares the baseline and current runs named in args, prints
+// the comparison and returns exit 1 when it finds a regression.
+func runCompare(env *Env, o *compareOptions, args []string) error {
+	switch o.format {
+	case "text", "md", "json", "junit":
+	default:
+		return usageErr("", "--format %q: want text, md, json or junit", o.format)
+	}
+	if o.alpha <= 0 || o.alpha >= 1 {
+		return usageErr("", "--alpha %g: want a significance level between 0 and 1, such as 0.05", o.alpha)
+	}
+	tols := report.DefaultTolerances
+	if o.maxRegression != "" {
+		var err error
+		if tols, err = report.ParseTolerances(o.maxRegression); err != nil {
+			return usageErr("", "--max-regression: %v", err)
+		}
+	}
+	if len(args) != 2 {
+		return usageErr("such as: loadgate compare baseline/ results/20261124T081537Z-normal", "compare: want a baseline and a current run, got %d arguments", len(args))
+	}
+	var sides [2]report.CompareInput
+	for i, p := range args {
+		in, err := loadCompareInput(p, env)
+		if err != nil {
+			return usageErr("give a run folder (with stats.json) or a report.json file", "%v", err)
+		}
+		sides[i] = in
+	}
+	if b, c := sides[0].Report.Scenario.Name, sides[1].Report.Scenario.Name; b != c {
+		fmt.Fprintf(env.Stderr, "loadgate: warning: comparing scenario %q with scenario %q\n", b, c)
+	}
+	cmp := report.Compare(sides[0], sides[1], tols, o.alpha)
+	if err := writeComparison(env, o.format, cmp); err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	if cmp.Verdict != report.Pass {
+		return verdictErr{ExitFail}
+	}
+	return nil
+}
+
+// writeComparison prints cmp to stdout in format.
+func writeComparison(env *Env, format string, cmp *report.Comparison) error {
+	switch format {
+	case "md":
+		return cmp.WriteMarkdown(env.Stdout)
+	case "json":
+		return cmp.WriteJSON(env.Stdout)
+	case "junit":
+		return cmp.WriteJUnit(env.Stdout)
+	default:
+		return cmp.WriteText(env.Stdout)
+	}
 }
 
 // loadCompareInput reads one side of a comparison: a run folder's exact

@@ -150,45 +150,16 @@ Examples:
 		if fs.NArg() > 0 {
 			return usageErr("", "fixture takes no arguments, got %q", fs.Args())
 		}
-		lat, err := parseLatency(f.latency)
+		opts, err := f.options(env, fs)
 		if err != nil {
-			return usageErr("", "%v", err)
-		}
-		secret := f.clientSecret
-		if v, ok := env.LookupEnv("LOADGATE_FIXTURE_CLIENT_SECRET"); ok && !fs.Changed("client-secret") {
-			secret = v
-		}
-		admin, _ := env.LookupEnv("LOADGATE_ADMIN_TOKEN")
-		opts := fixtures.Options{
-			ClientID: f.clientID, ClientSecret: secret, TokenTTL: f.tokenTTL, RefreshTTL: f.refreshTTL, APIKeys: f.apiKeys,
-			NoUABlockRate: f.noUABlock,
-			AdminToken:    admin, NoUADelay: f.noUADelay, SeedCustomers: f.seedCustomers, Seed: f.seed,
-			RateLimit: fixtures.RateLimit{PerSecond: f.perSecond, PerHour: f.perHour, PerDay: f.perDay, Cooldown: f.cooldown},
-			Faults: fixtures.Faults{
-				Latency: lat, Error500Rate: f.e500, Error503Rate: f.e503, DropRate: f.drop, CorruptRate: f.corrupt,
-				SlowBody: f.slowBody, StallEvery: f.stallEvery, StallFor: f.stallFor,
-				FaultNode: f.faultNode, FaultNodeShare: f.faultNodeShare,
-			},
-			Service: f.service,
-		}
-		if !fs.Changed("db-timeout") && f.service.DBPool == 0 {
-			opts.Service.DBTimeout = 0
-		}
-		if !fs.Changed("shed-rate") && f.service.ShedAfter == 0 {
-			opts.Service.ShedRate = 0
-		}
-		if f.noUADelay == 0 {
-			opts.NoUADelay = -1
-		}
-		if f.seedCustomers == 0 {
-			opts.SeedCustomers = -1
+			return err
 		}
 		srv, err := fixtures.Start(f.addr, opts)
 		if err != nil {
 			return usageErr("check --addr and the fault flags", "%v", err)
 		}
 		fmt.Fprintf(env.Stderr, "loadgate: fixture API listening on %s (client id %s; admin API %s; metrics at /metrics); Ctrl-C stops it\n",
-			srv.URL, f.clientID, map[bool]string{true: "on", false: "off"}[admin != ""])
+			srv.URL, f.clientID, map[bool]string{true: "on", false: "off"}[opts.AdminToken != ""])
 		fmt.Fprintf(env.Stderr, "loadgate: %s\n", srv.API.Options().Service)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -200,4 +171,42 @@ Examples:
 		return err
 	}
 	return c
+}
+
+// options turns the flags (and the environment's secrets) into the
+// fixture's options.
+func (f *fixtureFlags) options(env *Env, fs *pflag.FlagSet) (fixtures.Options, error) {
+	lat, err := parseLatency(f.latency)
+	if err != nil {
+		return fixtures.Options{}, usageErr("", "%v", err)
+	}
+	secret := f.clientSecret
+	if v, ok := env.LookupEnv("LOADGATE_FIXTURE_CLIENT_SECRET"); ok && !fs.Changed("client-secret") {
+		secret = v
+	}
+	admin, _ := env.LookupEnv("LOADGATE_ADMIN_TOKEN")
+	opts := fixtures.Options{
+		ClientID: f.clientID, ClientSecret: secret, TokenTTL: f.tokenTTL, RefreshTTL: f.refreshTTL, APIKeys: f.apiKeys,
+		NoUABlockRate: f.noUABlock, AdminToken: admin, NoUADelay: f.noUADelay, SeedCustomers: f.seedCustomers, Seed: f.seed,
+		RateLimit: fixtures.RateLimit{PerSecond: f.perSecond, PerHour: f.perHour, PerDay: f.perDay, Cooldown: f.cooldown},
+		Faults: fixtures.Faults{
+			Latency: lat, Error500Rate: f.e500, Error503Rate: f.e503, DropRate: f.drop, CorruptRate: f.corrupt,
+			SlowBody: f.slowBody, StallEvery: f.stallEvery, StallFor: f.stallFor,
+			FaultNode: f.faultNode, FaultNodeShare: f.faultNodeShare,
+		},
+		Service: f.service,
+	}
+	if !fs.Changed("db-timeout") && f.service.DBPool == 0 {
+		opts.Service.DBTimeout = 0
+	}
+	if !fs.Changed("shed-rate") && f.service.ShedAfter == 0 {
+		opts.Service.ShedRate = 0
+	}
+	if f.noUADelay == 0 {
+		opts.NoUADelay = -1
+	}
+	if f.seedCustomers == 0 {
+		opts.SeedCustomers = -1
+	}
+	return opts, nil
 }

@@ -86,125 +86,161 @@ Examples:
 		if fs.NArg() != 1 {
 			return usageErr("give a URL or a scenario file", "probe: want one URL or scenario, got %d arguments", fs.NArg())
 		}
-		if o.format != "text" && o.format != "json" {
-			return usageErr("", "--format %q: want text or json", o.format)
-		}
-		if o.count < 1 || o.count > 100000 {
-			return usageErr("", "--count must be from 1 to 100000")
-		}
-		var ths []threshold.Expr
-		srcs := o.thresholds
-		if len(srcs) == 0 {
-			srcs = []string{"error_rate == 0"}
-		}
-		for _, src := range srcs {
-			e, err := threshold.Parse(src)
-			if err != nil {
-				return usageErr("", "--threshold: %v", err)
-			}
-			if !e.Metric.InProbe() || e.Windowed() || len(e.Labels) > 0 {
-				return usageErr("probe metrics: dns_, connect_, tls_, ttfb_, total_ + min/p50/p95/max, and error_rate, timeout_rate, dns_error_rate, connect_error_rate, tls_error_rate",
-					"--threshold %q: %s is not a probe metric", src, e.Metric.Name)
-			}
-			ths = append(ths, e)
-		}
-		po := probe.Options{Count: o.count, Interval: o.interval, Timeout: o.timeout, Insecure: o.insecure, Method: strings.ToUpper(o.method)}
-		if o.ca != "" {
-			pem, err := os.ReadFile(o.ca)
-			if err != nil {
-				return usageErr("", "--ca: %v", cleanPathErr(err))
-			}
-			po.RootCAs = x509.NewCertPool()
-			if !po.RootCAs.AppendCertsFromPEM(pem) {
-				return usageErr("", "--ca %s holds no PEM certificate", o.ca)
-			}
-		}
-		target := fs.Arg(0)
-		env.learnURL(target)
-		if strings.HasSuffix(target, ".yaml") || strings.HasSuffix(target, ".yml") {
-			sc, err := scenario.Load(target, env.LookupEnv)
-			if err != nil {
-				return withCode(ExitUsage, cleanPathErr(err), "")
-			}
-			env.learn(sc)
-			base := sc.Target.BaseURL
-			if base == scenario.Embedded {
-				srv, err := fixtures.Start("127.0.0.1:0", run.FixtureOptions(sc.Fixture))
-				if err != nil {
-					return withCode(ExitRunFail, err, "")
-				}
-				defer srv.Close()
-				base = srv.URL
-			}
-			po.URL, po.Header = strings.TrimRight(base, "/")+"/", http.Header{}
-			for _, r := range sc.Requests {
-				if r.Method == http.MethodGet && !r.PathT.UsesRow && len(r.PathT.Takes)+len(r.PathT.Picks) == 0 {
-					po.URL = strings.TrimRight(base, "/") + string(r.PathT.Render(&template.Context{Now: time.Now()}, nil))
-					for k, v := range r.Headers {
-						po.Header.Set(k, v)
-					}
-					break
-				}
-			}
-			po.Insecure = po.Insecure || sc.HTTP.InsecureTLS
-			if sc.Target.BaseURL != scenario.Embedded {
-				probed := *sc
-				probed.Requests = []scenario.Request{{Name: "probe", Method: po.Method}}
-				if _, err := guard(env, []*scenario.Scenario{&probed}, o.allowProd, o.allowWrite); err != nil {
-					return err
-				}
-			}
-			// The scenario's auth: a try the target refuses for want of
-			// a token says nothing about connectivity.
-			a, client := run.ScenarioAuth(sc, base)
-			name, value, err := attack.HeaderFor(ctx, a, client, env.Secrets.AddSecret)
-			if err != nil {
-				return withCode(ExitRunFail, fmt.Errorf("probe: %w", err), "the probe uses the scenario's auth; check auth: in "+sc.File)
-			}
-			if name != "" {
-				po.Header.Set(name, value)
-			}
-		} else {
-			if err := scenario.CheckBaseURL(strings.SplitN(target, "?", 2)[0]); err != nil && !strings.Contains(err.Error(), "query") {
-				if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
-					return usageErr("probe takes an http:// or https:// URL, or a scenario file (.yaml)", "%q is not a URL or a scenario file", target)
-				}
-			}
-			po.URL = target
-			probed := &scenario.Scenario{File: "probe", Target: scenario.Target{BaseURL: target}, Requests: []scenario.Request{{Name: "probe", Method: po.Method}}}
-			if _, err := guard(env, []*scenario.Scenario{probed}, o.allowProd, o.allowWrite); err != nil {
-				return err
-			}
-		}
-		if o.format == "text" {
-			fmt.Fprintf(env.Stdout, "probing %s: %d tries, each on a new connection\n", po.URL, o.count)
-			po.OnTry = func(t probe.Try) { writeTry(env.Stdout, t) }
-		}
-		tries := probe.Run(ctx, po)
-		sum := probe.Summarize(po.URL, tries)
-		results, pass := evalProbe(sum, ths)
-		if o.format == "json" {
-			enc := json.NewEncoder(env.Stdout)
-			enc.SetIndent("", "  ")
-			verdict := "pass"
-			if !pass {
-				verdict = "fail"
-			}
-			if err := enc.Encode(map[string]any{"summary": sum, "tries": tries, "thresholds": results, "verdict": verdict}); err != nil {
-				return withCode(ExitRunFail, err, "")
-			}
-		} else {
-			writeProbeSummary(env.Stdout, sum, results, pass)
-		}
-		if ctx.Err() != nil {
-			return verdictErr{ExitRunFail}
-		}
-		if !pass {
-			return verdictErr{ExitFail}
-		}
-		return nil
+		return runProbe(ctx, env, &o, fs.Arg(0))
 	}
 	return c
+}
+
+// runProbe probes target, a URL or a scenario file, prints the tries and
+// their summary, and returns the exit the thresholds call for.
+func runProbe(ctx context.Context, env *Env, o *probeOptions, target string) error {
+	if o.format != "text" && o.format != "json" {
+		return usageErr("", "--format %q: want text or json", o.format)
+	}
+	if o.count < 1 || o.count > 100000 {
+		return usageErr("", "--count must be from 1 to 100000")
+	}
+	ths, err := probeThresholds(o.thresholds)
+	if err != nil {
+		return err
+	}
+	po := probe.Options{Count: o.count, Interval: o.interval, Timeout: o.timeout, Insecure: o.insecure, Method: strings.ToUpper(o.method)}
+	if o.ca != "" {
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return usageErr("", "--ca: %v", cleanPathErr(err))
+		}
+		po.RootCAs = x509.NewCertPool()
+		if !po.RootCAs.AppendCertsFromPEM(pem) {
+			return usageErr("", "--ca %s holds no PEM certificate", o.ca)
+		}
+	}
+	env.learnURL(target)
+	if strings.HasSuffix(target, ".yaml") || strings.HasSuffix(target, ".yml") {
+		stop, err := aimAtScenario(ctx, env, &po, target, o)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	} else if err := aimAtURL(env, &po, target, o); err != nil {
+		return err
+	}
+	if o.format == "text" {
+		fmt.Fprintf(env.Stdout, "probing %s: %d tries, each on a new connection\n", po.URL, o.count)
+		po.OnTry = func(t probe.Try) { writeTry(env.Stdout, t) }
+	}
+	tries := probe.Run(ctx, po)
+	sum := probe.Summarize(po.URL, tries)
+	results, pass := evalProbe(sum, ths)
+	if o.format == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		verdict := "pass"
+		if !pass {
+			verdict = "fail"
+		}
+		if err := enc.Encode(map[string]any{"summary": sum, "tries": tries, "thresholds": results, "verdict": verdict}); err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+	} else {
+		writeProbeSummary(env.Stdout, sum, results, pass)
+	}
+	if ctx.Err() != nil {
+		return verdictErr{ExitRunFail}
+	}
+	if !pass {
+		return verdictErr{ExitFail}
+	}
+	return nil
+}
+
+// probeThresholds parses the --threshold flags, error_rate == 0 when there
+// are none, and refuses what is not a probe metric.
+func probeThresholds(srcs []string) ([]threshold.Expr, error) {
+	if len(srcs) == 0 {
+		srcs = []string{"error_rate == 0"}
+	}
+	var ths []threshold.Expr
+	for _, src := range srcs {
+		e, err := threshold.Parse(src)
+		if err != nil {
+			return nil, usageErr("", "--threshold: %v", err)
+		}
+		if !e.Metric.InProbe() || e.Windowed() || len(e.Labels) > 0 {
+			return nil, usageErr("probe metrics: dns_, connect_, tls_, ttfb_, total_ + min/p50/p95/max, and error_rate, timeout_rate, dns_error_rate, connect_error_rate, tls_error_rate",
+				"--threshold %q: %s is not a probe metric", src, e.Metric.Name)
+		}
+		ths = append(ths, e)
+	}
+	return ths, nil
+}
+
+// aimAtScenario points po at the target of the scenario file path, with
+// the path and headers of its first GET request that needs no data; the
+// embedded fixture API is started for it, and stop closes it.
+func aimAtScenario(ctx context.Context, env *Env, po *probe.Options, path string, o *probeOptions) (stop func(), err error) {
+	sc, err := scenario.Load(path, env.LookupEnv)
+	if err != nil {
+		return nil, withCode(ExitUsage, cleanPathErr(err), "")
+	}
+	env.learn(sc)
+	stop = func() {}
+	base := sc.Target.BaseURL
+	if base == scenario.Embedded {
+		srv, err := fixtures.Start("127.0.0.1:0", run.FixtureOptions(sc.Fixture))
+		if err != nil {
+			return nil, withCode(ExitRunFail, err, "")
+		}
+		stop = func() { srv.Close() }
+		base = srv.URL
+	}
+	po.URL, po.Header = strings.TrimRight(base, "/")+"/", http.Header{}
+	for _, r := range sc.Requests {
+		if r.Method == http.MethodGet && !r.PathT.UsesRow && len(r.PathT.Takes)+len(r.PathT.Picks) == 0 {
+			po.URL = strings.TrimRight(base, "/") + string(r.PathT.Render(&template.Context{Now: time.Now()}, nil))
+			for k, v := range r.Headers {
+				po.Header.Set(k, v)
+			}
+			break
+		}
+	}
+	po.Insecure = po.Insecure || sc.HTTP.InsecureTLS
+	if sc.Target.BaseURL != scenario.Embedded {
+		probed := *sc
+		probed.Requests = []scenario.Request{{Name: "probe", Method: po.Method}}
+		if _, err := guard(env, []*scenario.Scenario{&probed}, o.allowProd, o.allowWrite); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	// The scenario's auth: a try the target refuses for want of a token
+	// says nothing about connectivity.
+	a, client := run.ScenarioAuth(sc, base)
+	name, value, err := attack.HeaderFor(ctx, a, client, env.Secrets.AddSecret)
+	if err != nil {
+		stop()
+		return nil, withCode(ExitRunFail, fmt.Errorf("probe: %w", err), "the probe uses the scenario's auth; check auth: in "+sc.File)
+	}
+	if name != "" {
+		po.Header.Set(name, value)
+	}
+	return stop, nil
+}
+
+// aimAtURL points po at the URL target once it is known to be one and the
+// production guard lets it through.
+func aimAtURL(env *Env, po *probe.Options, target string, o *probeOptions) error {
+	if err := scenario.CheckBaseURL(strings.SplitN(target, "?", 2)[0]); err != nil && !strings.Contains(err.Error(), "query") {
+		if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+			return usageErr("probe takes an http:// or https:// URL, or a scenario file (.yaml)", "%q is not a URL or a scenario file", target)
+		}
+	}
+	po.URL = target
+	probed := &scenario.Scenario{File: "probe", Target: scenario.Target{BaseURL: target}, Requests: []scenario.Request{{Name: "probe", Method: po.Method}}}
+	if _, err := guard(env, []*scenario.Scenario{probed}, o.allowProd, o.allowWrite); err != nil {
+		return err
+	}
+	return nil
 }
 
 type probeThreshold struct {

@@ -87,49 +87,58 @@ Examples:
 				if err != nil {
 					return err
 				}
-				if err := printFormat(env.Stdout, o.format, []*run.Rendered{r}, "", false); err != nil {
-					return withCode(ExitRunFail, err, "")
-				}
-				return verdictErr{exitCode(r.Report)}
+				return printRun(env, o.format, r)
 			}
 		}
-		var runs []*run.Data
-		for _, dir := range fs.Args() {
-			rd, err := run.LoadRun(dir, env.Stderr)
-			if err != nil {
-				return usageErr("a run folder holds stats.json, written by 'loadgate run'", "%v", err)
-			}
-			runs = append(runs, rd)
-		}
-		merged, err := run.Merge(runs)
-		if err != nil {
-			return usageErr("only the shards of one scenario merge", "%v", err)
-		}
-		r, err := run.Render(merged)
-		if err != nil {
-			return withCode(ExitRunFail, err, "")
-		}
-		if o.out != "" {
-			if err := os.MkdirAll(o.out, 0o755); err != nil {
-				return withCode(ExitRunFail, fmt.Errorf("create %s: %v", o.out, cleanPathErr(err)), "")
-			}
-			r.Dir = o.out
-			if err := writeMerged(env.Files, o.out, merged); err != nil {
-				return withCode(ExitRunFail, err, "")
-			}
-			if err := run.WriteReport(env.Files, o.out, r, nil); err != nil {
-				return withCode(ExitRunFail, err, "")
-			}
-			if len(r.Warnings) > 0 {
-				return withCode(ExitRunFail, errors.New(strings.Join(r.Warnings, "; ")), "")
-			}
-		}
-		if err := printFormat(env.Stdout, o.format, []*run.Rendered{r}, "", false); err != nil {
-			return withCode(ExitRunFail, err, "")
-		}
-		return verdictErr{exitCode(r.Report)}
+		return reportRuns(env, fs.Args(), &o)
 	}
 	return c
+}
+
+// reportRuns renders the run folders dirs, merged when there are several,
+// and writes the merged folder to --out when given.
+func reportRuns(env *Env, dirs []string, o *reportOptions) error {
+	var runs []*run.Data
+	for _, dir := range dirs {
+		rd, err := run.LoadRun(dir, env.Stderr)
+		if err != nil {
+			return usageErr("a run folder holds stats.json, written by 'loadgate run'", "%v", err)
+		}
+		runs = append(runs, rd)
+	}
+	merged, err := run.Merge(runs)
+	if err != nil {
+		return usageErr("only the shards of one scenario merge", "%v", err)
+	}
+	r, err := run.Render(merged)
+	if err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	if o.out != "" {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return withCode(ExitRunFail, fmt.Errorf("create %s: %v", o.out, cleanPathErr(err)), "")
+		}
+		r.Dir = o.out
+		if err := writeMerged(env.Files, o.out, merged); err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		if err := run.WriteReport(env.Files, o.out, r, nil); err != nil {
+			return withCode(ExitRunFail, err, "")
+		}
+		if len(r.Warnings) > 0 {
+			return withCode(ExitRunFail, errors.New(strings.Join(r.Warnings, "; ")), "")
+		}
+	}
+	return printRun(env, o.format, r)
+}
+
+// printRun prints r's report in format and returns the exit of its
+// verdict.
+func printRun(env *Env, format string, r *run.Rendered) error {
+	if err := printFormat(env.Stdout, format, []*run.Rendered{r}, "", false); err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	return verdictErr{exitCode(r.Report)}
 }
 
 // writeMerged writes merged figures, so a merged folder can itself be

@@ -41,16 +41,7 @@ func httpClient(sc *scenario.Scenario, redirect map[string]string) *attack.HTTPC
 // process's part of the run.
 func prepare(env *Env, sc *scenario.Scenario, base string, sh Sharding) *prepared {
 	base = strings.TrimRight(base, "/")
-	// The run's redactor knows the scenario's fields; the secrets it learns
-	// (OAuth2 tokens) reach what the command prints, too.
-	parent := env.Secrets
-	if parent == nil {
-		parent = redact.New(nil)
-	}
-	red := parent.Child(sc.Redact)
-	for _, v := range sc.Secrets() {
-		red.AddSecret(v)
-	}
+	red := runRedactor(env, sc)
 	p := &attack.Plan{
 		Client:      httpClient(sc, nil),
 		RequestID:   true,
@@ -76,56 +67,7 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh Sharding) *prepare
 		ck.Hide(red.SensitiveField)
 		out.checkers = append(out.checkers, ck)
 		needBodies = needBodies || len(ck.Names()) > 0 || len(r.Capture) > 0
-		w := 1
-		if r.Weight != nil {
-			w = *r.Weight
-		}
-		ar := attack.Request{Name: r.Name, Method: r.Method, Weight: w, Header: http.Header{}, KeepSent: ck.NeedsSent}
-		if r.PathT.Static() {
-			ar.URL = base + string(r.PathT.Render(&template.Context{}, nil))
-		} else {
-			ar.Base, ar.PathT = base, r.PathT
-		}
-		for k, t := range r.HeadersT {
-			if t.Static() {
-				ar.Header.Set(k, string(t.Render(&template.Context{}, nil)))
-				continue
-			}
-			if ar.HeaderT == nil {
-				ar.HeaderT = map[string]*template.Template{}
-			}
-			ar.HeaderT[http.CanonicalHeaderKey(k)] = t
-			if red.SensitiveHeader(k) {
-				// Rendered per request, so not known before: each
-				// request's value is masked in what is written about it.
-				if ar.Hide == nil {
-					ar.Hide = map[string]bool{}
-				}
-				ar.Hide[http.CanonicalHeaderKey(k)] = true
-			}
-		}
-		if _, set := ar.Header["User-Agent"]; !set && ar.HeaderT["User-Agent"] == nil {
-			ar.Header.Set("User-Agent", ua)
-		}
-		if r.Body.JSON && ar.Header.Get("Content-Type") == "" && ar.HeaderT["Content-Type"] == nil {
-			ar.Header.Set("Content-Type", "application/json")
-		}
-		if r.BodyT.Static() {
-			if r.Body.Text != "" {
-				ar.Body = []byte(r.Body.Text)
-			}
-		} else {
-			ar.BodyT = r.BodyT
-		}
-		if r.Data != "" {
-			ar.Feeder = sc.Data[r.Data].Feeder
-			ar.Feeder.Shard(sh.Index, sh.Count)
-		}
-		ar.Retry = retryPolicy(sc.RetryFor(i))
-		if ar.Redirects = sc.RedirectsFor(i); ar.Redirects == 0 {
-			ar.Redirects = attack.NoRedirects
-		}
-		p.Requests = append(p.Requests, ar)
+		p.Requests = append(p.Requests, attackRequest(sc, i, base, ua, red, ck.NeedsSent, sh))
 	}
 	p.MaxBody = 0
 	switch {
@@ -137,6 +79,90 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh Sharding) *prepare
 		p.MaxBody = min(sc.MaxBodyBytes(), maxCodeBody)
 	}
 	p.Auth, p.TokenClient = ScenarioAuth(sc, base)
+	p.Stages = planStages(sc, sh)
+	return out
+}
+
+// runRedactor returns the run's redactor: it knows the scenario's fields
+// and secrets, and the secrets it learns (OAuth2 tokens) reach what the
+// command prints, too.
+func runRedactor(env *Env, sc *scenario.Scenario) *redact.Redactor {
+	parent := env.Secrets
+	if parent == nil {
+		parent = redact.New(nil)
+	}
+	red := parent.Child(sc.Redact)
+	for _, v := range sc.Secrets() {
+		red.AddSecret(v)
+	}
+	return red
+}
+
+// attackRequest turns request i of the scenario into the attacker's form:
+// what is static rendered once, the rest kept as templates.
+func attackRequest(sc *scenario.Scenario, i int, base, ua string, red *redact.Redactor, keepSent bool, sh Sharding) attack.Request {
+	r := &sc.Requests[i]
+	w := 1
+	if r.Weight != nil {
+		w = *r.Weight
+	}
+	ar := attack.Request{Name: r.Name, Method: r.Method, Weight: w, Header: http.Header{}, KeepSent: keepSent}
+	if r.PathT.Static() {
+		ar.URL = base + string(r.PathT.Render(&template.Context{}, nil))
+	} else {
+		ar.Base, ar.PathT = base, r.PathT
+	}
+	setHeaders(&ar, r, ua, red)
+	if r.BodyT.Static() {
+		if r.Body.Text != "" {
+			ar.Body = []byte(r.Body.Text)
+		}
+	} else {
+		ar.BodyT = r.BodyT
+	}
+	if r.Data != "" {
+		ar.Feeder = sc.Data[r.Data].Feeder
+		ar.Feeder.Shard(sh.Index, sh.Count)
+	}
+	ar.Retry = retryPolicy(sc.RetryFor(i))
+	if ar.Redirects = sc.RedirectsFor(i); ar.Redirects == 0 {
+		ar.Redirects = attack.NoRedirects
+	}
+	return ar
+}
+
+// setHeaders gives ar the headers of r, static ones rendered, with a
+// User-Agent of ua and a JSON Content-Type unless r sets them.
+func setHeaders(ar *attack.Request, r *scenario.Request, ua string, red *redact.Redactor) {
+	for k, t := range r.HeadersT {
+		if t.Static() {
+			ar.Header.Set(k, string(t.Render(&template.Context{}, nil)))
+			continue
+		}
+		if ar.HeaderT == nil {
+			ar.HeaderT = map[string]*template.Template{}
+		}
+		ar.HeaderT[http.CanonicalHeaderKey(k)] = t
+		if red.SensitiveHeader(k) {
+			// Rendered per request, so not known before: each
+			// request's value is masked in what is written about it.
+			if ar.Hide == nil {
+				ar.Hide = map[string]bool{}
+			}
+			ar.Hide[http.CanonicalHeaderKey(k)] = true
+		}
+	}
+	if _, set := ar.Header["User-Agent"]; !set && ar.HeaderT["User-Agent"] == nil {
+		ar.Header.Set("User-Agent", ua)
+	}
+	if r.Body.JSON && ar.Header.Get("Content-Type") == "" && ar.HeaderT["Content-Type"] == nil {
+		ar.Header.Set("Content-Type", "application/json")
+	}
+}
+
+// planStages returns the scenario's stages as this shard runs them.
+func planStages(sc *scenario.Scenario, sh Sharding) []attack.Stage {
+	var stages []attack.Stage
 	for _, st := range sc.Stages {
 		as := attack.Stage{Name: st.Name, Duration: st.Duration.D(), Shard: sh.Index, Shards: sh.Count, MaxWorkers: st.MaxWorkers}
 		// A part's workers: the whole split as evenly as whole numbers go.
@@ -150,9 +176,9 @@ func prepare(env *Env, sc *scenario.Scenario, base string, sh Sharding) *prepare
 				as.RampTo = st.RampTo.PerSecond
 			}
 		}
-		p.Stages = append(p.Stages, as)
+		stages = append(stages, as)
 	}
-	return out
+	return stages
 }
 
 func retryPolicy(r *scenario.Retry) *attack.RetryPolicy {

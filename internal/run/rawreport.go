@@ -27,8 +27,10 @@ type rawInput struct {
 	col      *report.Collector
 	tries    []report.Try // the tries of the logical request being read
 	l        report.Logical
-	sent     uint64 // logical requests
+	sent     uint64    // logical requests
+	first    time.Time // the first try sent
 	lastSend time.Time
+	last     time.Time // the end of the last try to end
 	damage   error
 }
 
@@ -42,122 +44,146 @@ func ReadRaw(path string, ths []threshold.Expr) (*Rendered, error) {
 	br := bufio.NewReaderSize(f, 1<<20)
 	head, _ := br.Peek(len(results.Magic))
 	ri := &rawInput{index: map[string]int{}}
-	var first, last time.Time
-	// add records one try; more says that more tries of the same logical
-	// request follow (loadgate's own files say so; vegeta's hold one try a
-	// request).
-	add := func(name string, ts time.Time, lat time.Duration, code uint16, in, out uint64, errText string, kind outcome.Kind, more bool) {
-		i, ok := ri.index[name]
-		if !ok {
-			i = len(ri.names)
-			ri.index[name] = i
-			ri.names = append(ri.names, name)
-		}
-		if first.IsZero() || ts.Before(first) {
-			first = ts
-		}
-		if ts.After(ri.lastSend) {
-			ri.lastSend = ts
-		}
-		if end := ts.Add(lat); end.After(last) {
-			last = end
-		}
-		if kind == outcome.None && code == 0 {
-			kind = outcome.Message(errText) // a file with no kinds
-		}
-		t := report.Try{Code: int(code), Err: kind, Timestamp: ts, Latency: lat, BytesIn: in, BytesOut: out}
-		switch {
-		case kind != outcome.None:
-			t.Class = outcome.ClassOf(kind)
-		case code < 200 || code >= 400:
-			t.Class = outcome.ClassProtocol
-		}
-		ri.tries = append(ri.tries, t)
-		if more {
-			return
-		}
-		ri.l = report.Logical{Tries: len(ri.tries), Code: int(code), Class: t.Class, Timeout: kind == outcome.Timeout, E2E: ts.Add(lat).Sub(ri.tries[0].Timestamp)}
-		for _, p := range ri.tries[:len(ri.tries)-1] {
-			cause := strconv.Itoa(p.Code)
-			if p.Code == 0 {
-				cause = "network"
-			}
-			if p.Code < 300 || p.Code >= 400 || p.Err != outcome.None {
-				ri.l.RetryCauses = append(ri.l.RetryCauses, cause)
-			} else {
-				ri.l.Tries-- // a redirect hop, not a retry
-			}
-		}
-		ri.collector(i).Record(0, i, ri.tries, &ri.l)
-		ri.tries = ri.tries[:0]
-		ri.sent++
-	}
 	scenario := filepath.Base(path)
 	if results.IsResults(head) {
-		rd, err := results.NewReader(br)
-		if err != nil {
-			return nil, inputErr("", "%s: %v", path, err)
-		}
-		scenario = rd.Header.Scenario
-		var r results.Result
-		for {
-			if err := rd.Next(&r); err != nil {
-				if !errors.Is(err, io.EOF) {
-					return nil, err
-				}
-				break
-			}
-			add(rd.Header.Requests[r.Request].Name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error, r.Kind, r.More)
-		}
-		ri.damage = rd.Damage
-	} else if g, err := results.NewGobReader(br); err == nil {
-		// The vegeta CLI's default format, read fast.
-		var r results.GobResult
-		for g.Next(&r) == nil {
-			name := "default"
-			if len(r.Attack) > 0 {
-				name = ri.name(r.Attack)
-			}
-			var errText string
-			if r.Code == 0 {
-				errText = string(r.Error)
-			}
-			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, errText, outcome.None, false)
-		}
-		ri.damage = g.Damage
+		scenario, err = ri.readResults(br, path)
+	} else if g, gerr := results.NewGobReader(br); gerr == nil {
+		ri.readGob(g)
 	} else {
-		// Another format (CSV, JSON) or a gob stream of other types: read
-		// from the start with vegeta's own decoders.
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		br.Reset(f)
-		dec := vegeta.DecoderFor(br)
-		if dec == nil {
-			return nil, inputErr("give a run folder, results.lgr, or a vegeta results file", "%s: not a results file loadgate or vegeta writes", path)
-		}
-		var r vegeta.Result
-		for {
-			if err := dec.Decode(&r); err != nil {
-				if !errors.Is(err, io.EOF) {
-					ri.damage = fmt.Errorf("results file damaged after %d results: %v; results after it are lost", ri.count(), err)
-				}
-				break
-			}
-			name := r.Attack
-			if name == "" {
-				name = "default"
-			}
-			add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error, outcome.None, false)
-		}
+		err = ri.readVegeta(f, br, path)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if ri.col == nil {
 		return nil, inputErr("", "%s holds no results", path)
 	}
+	return &Rendered{Report: report.Build(ri.input(path, scenario, ths)), Dir: filepath.Dir(path)}, nil
+}
+
+// readResults reads loadgate's own results file and returns the name of
+// its scenario.
+func (ri *rawInput) readResults(br *bufio.Reader, path string) (string, error) {
+	rd, err := results.NewReader(br)
+	if err != nil {
+		return "", inputErr("", "%s: %v", path, err)
+	}
+	var r results.Result
+	for {
+		if err := rd.Next(&r); err != nil {
+			if !errors.Is(err, io.EOF) {
+				return "", err
+			}
+			break
+		}
+		ri.add(rd.Header.Requests[r.Request].Name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error, r.Kind, r.More)
+	}
+	ri.damage = rd.Damage
+	return rd.Header.Scenario, nil
+}
+
+// readGob reads the vegeta CLI's default format, fast.
+func (ri *rawInput) readGob(g *results.GobReader) {
+	var r results.GobResult
+	for g.Next(&r) == nil {
+		name := "default"
+		if len(r.Attack) > 0 {
+			name = ri.name(r.Attack)
+		}
+		var errText string
+		if r.Code == 0 {
+			errText = string(r.Error)
+		}
+		ri.add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, errText, outcome.None, false)
+	}
+	ri.damage = g.Damage
+}
+
+// readVegeta reads another format (CSV, JSON) or a gob stream of other
+// types from the start of f with vegeta's own decoders.
+func (ri *rawInput) readVegeta(f *os.File, br *bufio.Reader, path string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	br.Reset(f)
+	dec := vegeta.DecoderFor(br)
+	if dec == nil {
+		return inputErr("give a run folder, results.lgr, or a vegeta results file", "%s: not a results file loadgate or vegeta writes", path)
+	}
+	var r vegeta.Result
+	for {
+		if err := dec.Decode(&r); err != nil {
+			if !errors.Is(err, io.EOF) {
+				ri.damage = fmt.Errorf("results file damaged after %d results: %v; results after it are lost", ri.count(), err)
+			}
+			break
+		}
+		name := r.Attack
+		if name == "" {
+			name = "default"
+		}
+		ri.add(name, r.Timestamp, r.Latency, r.Code, r.BytesIn, r.BytesOut, r.Error, outcome.None, false)
+	}
+	return nil
+}
+
+// add records one try; more says that more tries of the same logical
+// request follow (loadgate's own files say so; vegeta's hold one try a
+// request).
+func (ri *rawInput) add(name string, ts time.Time, lat time.Duration, code uint16, in, out uint64, errText string, kind outcome.Kind, more bool) {
+	i, ok := ri.index[name]
+	if !ok {
+		i = len(ri.names)
+		ri.index[name] = i
+		ri.names = append(ri.names, name)
+	}
+	if ri.first.IsZero() || ts.Before(ri.first) {
+		ri.first = ts
+	}
+	if ts.After(ri.lastSend) {
+		ri.lastSend = ts
+	}
+	if end := ts.Add(lat); end.After(ri.last) {
+		ri.last = end
+	}
+	if kind == outcome.None && code == 0 {
+		kind = outcome.Message(errText) // a file with no kinds
+	}
+	t := report.Try{Code: int(code), Err: kind, Timestamp: ts, Latency: lat, BytesIn: in, BytesOut: out}
+	switch {
+	case kind != outcome.None:
+		t.Class = outcome.ClassOf(kind)
+	case code < 200 || code >= 400:
+		t.Class = outcome.ClassProtocol
+	}
+	ri.tries = append(ri.tries, t)
+	if more {
+		return
+	}
+	ri.l = report.Logical{Tries: len(ri.tries), Code: int(code), Class: t.Class, Timeout: kind == outcome.Timeout, E2E: ts.Add(lat).Sub(ri.tries[0].Timestamp)}
+	for _, p := range ri.tries[:len(ri.tries)-1] {
+		cause := strconv.Itoa(p.Code)
+		if p.Code == 0 {
+			cause = "network"
+		}
+		if p.Code < 300 || p.Code >= 400 || p.Err != outcome.None {
+			ri.l.RetryCauses = append(ri.l.RetryCauses, cause)
+		} else {
+			ri.l.Tries-- // a redirect hop, not a retry
+		}
+	}
+	ri.collector(i).Record(0, i, ri.tries, &ri.l)
+	ri.tries = ri.tries[:0]
+	ri.sent++
+}
+
+// input is what the report is built from: the figures read as one stage
+// spanning them, with a note of any damage.
+func (ri *rawInput) input(path, scenario string, ths []threshold.Expr) report.Input {
 	c := ri.col
 	c.Names, c.Methods, c.Paths = ri.names, make([]string, len(ri.names)), make([]string, len(ri.names))
-	c.StageEnded(0, last, false)
-	c.Stages[0].Started, c.Stages[0].Planned = first, sendWindow(first, ri.lastSend, ri.count())
+	c.StageEnded(0, ri.last, false)
+	c.Stages[0].Started, c.Stages[0].Planned = ri.first, sendWindow(ri.first, ri.lastSend, ri.count())
 	in := report.Input{
 		Collector: c, Thresholds: ths,
 		Scenario: report.ScenarioInfo{Name: scenario, File: path, Target: "(from raw results)", Environment: "-"},
@@ -166,7 +192,7 @@ func ReadRaw(path string, ths []threshold.Expr) (*Rendered, error) {
 	if ri.damage != nil {
 		in.Notes = append(in.Notes, ri.damage.Error())
 	}
-	return &Rendered{Report: report.Build(in), Dir: filepath.Dir(path)}, nil
+	return in
 }
 
 // sendWindow estimates the window in which n tries were sent, the first at

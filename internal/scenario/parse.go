@@ -269,16 +269,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	t := v.Type()
 	if reflect.PointerTo(t).Implements(unmarshalerType) || !structured(t) {
-		// Decoded whole: count the values it holds, aliases followed,
-		// before decoding, so that repeated aliases stop here.
-		if d.steps += d.size(n, d.maxSteps()-d.steps+1); d.steps > d.maxSteps() {
-			d.fail(n.Line, path, "YAML aliases repeat too much: the file decodes into more than %d values", d.maxSteps())
-			d.overflow = true
-			return
-		}
-		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.fail(n.Line, path, "%s", cleanTypeError(err, n, t))
-		}
+		d.decodeWhole(n, v, path)
 		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
@@ -291,58 +282,90 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(n, v.Elem(), path)
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			d.fail(n.Line, path, "want a mapping of fields, got %s", describe(n))
-			return
-		}
-		fields := yamlFields(t)
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			idx, ok := fields[k.Value]
-			sub := join(path, k.Value)
-			if first, dup := seen[k.Value]; dup {
-				d.fail(k.Line, sub, "given twice (first at line %d)", first)
-				continue
-			}
-			seen[k.Value] = k.Line
-			if !ok {
-				d.fail(k.Line, sub, "unknown field%s", suggestField(k.Value, fields))
-				continue
-			}
-			d.pos[sub] = k.Line
-			d.decode(val, v.Field(idx), sub)
-		}
+		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.fail(n.Line, path, "want a list, got %s", describe(n))
-			return
-		}
-		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(s)
+		d.decodeSlice(n, v, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.fail(n.Line, path, "want a mapping, got %s", describe(n))
-			return
-		}
-		m := reflect.MakeMap(t)
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if first, dup := seen[k.Value]; dup {
-				d.fail(k.Line, join(path, k.Value), "given twice (first at line %d)", first)
-				continue
-			}
-			seen[k.Value] = k.Line
-			ev := reflect.New(t.Elem()).Elem()
-			d.decode(val, ev, join(path, k.Value))
-			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), ev)
-		}
-		v.Set(m)
+		d.decodeMap(n, v, path)
 	}
+}
+
+// decodeWhole hands n to yaml to fill v in one go. It counts the values n
+// holds, aliases followed, first, so that repeated aliases stop here.
+func (d *decoder) decodeWhole(n *yaml.Node, v reflect.Value, path string) {
+	if d.steps += d.size(n, d.maxSteps()-d.steps+1); d.steps > d.maxSteps() {
+		d.fail(n.Line, path, "YAML aliases repeat too much: the file decodes into more than %d values", d.maxSteps())
+		d.overflow = true
+		return
+	}
+	if err := n.Decode(v.Addr().Interface()); err != nil {
+		d.fail(n.Line, path, "%s", cleanTypeError(err, n, v.Type()))
+	}
+}
+
+// decodeStruct fills the struct v from the mapping n, refusing unknown
+// and repeated fields.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "want a mapping of fields, got %s", describe(n))
+		return
+	}
+	fields := yamlFields(v.Type())
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		idx, ok := fields[k.Value]
+		sub := join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.fail(k.Line, sub, "given twice (first at line %d)", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if !ok {
+			d.fail(k.Line, sub, "unknown field%s", suggestField(k.Value, fields))
+			continue
+		}
+		d.pos[sub] = k.Line
+		d.decode(val, v.Field(idx), sub)
+	}
+}
+
+// decodeSlice sets the slice v to the items of the sequence n.
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n.Line, path, "want a list, got %s", describe(n))
+		return
+	}
+	t := v.Type()
+	s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+// decodeMap sets the map v to the entries of the mapping n, refusing
+// repeated keys.
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "want a mapping, got %s", describe(n))
+		return
+	}
+	t := v.Type()
+	m := reflect.MakeMap(t)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			d.fail(k.Line, join(path, k.Value), "given twice (first at line %d)", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		ev := reflect.New(t.Elem()).Elem()
+		d.decode(val, ev, join(path, k.Value))
+		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), ev)
+	}
+	v.Set(m)
 }
 
 // structured reports whether decode walks t itself rather than handing the

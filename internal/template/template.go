@@ -220,21 +220,12 @@ func nargs(name string, args []string, lo, hi int) error {
 	return nil
 }
 
+// compileCall compiles a call of the function name with its arguments
+// into the value it writes; env says which pools and fields exist.
 func (t *Template) compileCall(name string, args []string, env Env) (valueFunc, error) {
 	switch name {
 	case "seq":
-		if err := nargs(name, args, 0, 1); err != nil {
-			return nil, err
-		}
-		start := uint64(1)
-		if len(args) == 1 {
-			v, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("seq START: %q is not a whole number", args[0])
-			}
-			start = v
-		}
-		return func(c *Context, dst []byte) []byte { return strconv.AppendUint(dst, start+c.Seq, 10) }, nil
+		return compileSeq(args)
 	case "uuid":
 		if err := nargs(name, args, 0, 0); err != nil {
 			return nil, err
@@ -254,44 +245,9 @@ func (t *Template) compileCall(name string, args []string, env Env) (valueFunc, 
 		}
 		return func(c *Context, dst []byte) []byte { return strconv.AppendInt(dst, c.Now.Unix(), 10) }, nil
 	case "random_int":
-		if err := nargs(name, args, 2, 2); err != nil {
-			return nil, err
-		}
-		lo, err1 := strconv.ParseInt(args[0], 10, 64)
-		hi, err2 := strconv.ParseInt(args[1], 10, 64)
-		if err1 != nil || err2 != nil || hi < lo || hi-lo < 0 {
-			return nil, fmt.Errorf("random_int MIN MAX: want whole numbers with MIN <= MAX, got %q %q", args[0], args[1])
-		}
-		span := uint64(hi-lo) + 1
-		return func(c *Context, dst []byte) []byte {
-			var v int64
-			if span == 0 { // the whole int64 range
-				v = int64(rand.Uint64())
-			} else {
-				v = lo + int64(rand.Uint64N(span))
-			}
-			return strconv.AppendInt(dst, v, 10)
-		}, nil
+		return compileRandomInt(args)
 	case "random_float":
-		if err := nargs(name, args, 2, 3); err != nil {
-			return nil, err
-		}
-		lo, err1 := strconv.ParseFloat(args[0], 64)
-		hi, err2 := strconv.ParseFloat(args[1], 64)
-		if err1 != nil || err2 != nil || hi < lo || math.IsInf(hi-lo, 0) {
-			return nil, fmt.Errorf("random_float MIN MAX: want numbers with MIN <= MAX, got %q %q", args[0], args[1])
-		}
-		dec := 2
-		if len(args) == 3 {
-			d, err := strconv.Atoi(args[2])
-			if err != nil || d < 0 || d > 15 {
-				return nil, fmt.Errorf("random_float decimals: want 0 to 15, got %q", args[2])
-			}
-			dec = d
-		}
-		return func(c *Context, dst []byte) []byte {
-			return strconv.AppendFloat(dst, lo+rand.Float64()*(hi-lo), 'f', dec, 64)
-		}, nil
+		return compileRandomFloat(args)
 	case "random_choice":
 		if len(args) == 0 {
 			return nil, fmt.Errorf("random_choice needs at least one word")
@@ -316,44 +272,120 @@ func (t *Template) compileCall(name string, args []string, env Env) (valueFunc, 
 		tag := env.TestTag
 		return func(c *Context, dst []byte) []byte { return append(dst, tag...) }, nil
 	case "take", "pick":
-		if err := nargs(name, args, 1, 1); err != nil {
-			return nil, err
-		}
-		pool := args[0]
-		if !env.Pools[pool] {
-			return nil, fmt.Errorf("no request captures into pool %q%s", pool, known(env.Pools))
-		}
-		if name == "take" {
-			t.Takes = appendOnce(t.Takes, pool)
-		} else {
-			t.Picks = appendOnce(t.Picks, pool)
-		}
-		return func(c *Context, dst []byte) []byte { return append(dst, c.Taken[pool]...) }, nil
+		return t.compilePool(name, args, env)
 	}
 	if field, ok := strings.CutPrefix(name, "row."); ok {
-		if len(args) > 0 {
-			return nil, fmt.Errorf("row.%s takes no arguments", field)
-		}
-		if env.Columns == nil {
-			return nil, fmt.Errorf("row.%s: the request has no data feeder (set data: NAME)", field)
-		}
-		idx, ok := env.Columns[field]
-		if !ok {
-			cols := make(map[string]bool, len(env.Columns))
-			for c := range env.Columns {
-				cols[c] = true
-			}
-			return nil, fmt.Errorf("the data feeder has no field %q%s", field, known(cols))
-		}
-		t.UsesRow = true
-		return func(c *Context, dst []byte) []byte {
-			if idx < len(c.Row) {
-				return append(dst, c.Row[idx]...)
-			}
-			return dst
-		}, nil
+		return t.compileRow(field, args, env)
 	}
 	return nil, fmt.Errorf("unknown function %q (known: seq, uuid, now_ms, now_s, random_int, random_float, random_choice, unique, test_tag, row.FIELD, take, pick)", name)
+}
+
+// compileSeq compiles seq [START]: the request's sequence number counted
+// from START, 1 by default.
+func compileSeq(args []string) (valueFunc, error) {
+	if err := nargs("seq", args, 0, 1); err != nil {
+		return nil, err
+	}
+	start := uint64(1)
+	if len(args) == 1 {
+		v, err := strconv.ParseUint(args[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("seq START: %q is not a whole number", args[0])
+		}
+		start = v
+	}
+	return func(c *Context, dst []byte) []byte { return strconv.AppendUint(dst, start+c.Seq, 10) }, nil
+}
+
+// compileRandomInt compiles random_int MIN MAX: a whole number drawn
+// evenly from MIN to MAX, both included.
+func compileRandomInt(args []string) (valueFunc, error) {
+	if err := nargs("random_int", args, 2, 2); err != nil {
+		return nil, err
+	}
+	lo, err1 := strconv.ParseInt(args[0], 10, 64)
+	hi, err2 := strconv.ParseInt(args[1], 10, 64)
+	if err1 != nil || err2 != nil || hi < lo || hi-lo < 0 {
+		return nil, fmt.Errorf("random_int MIN MAX: want whole numbers with MIN <= MAX, got %q %q", args[0], args[1])
+	}
+	span := uint64(hi-lo) + 1
+	return func(c *Context, dst []byte) []byte {
+		var v int64
+		if span == 0 { // the whole int64 range
+			v = int64(rand.Uint64())
+		} else {
+			v = lo + int64(rand.Uint64N(span))
+		}
+		return strconv.AppendInt(dst, v, 10)
+	}, nil
+}
+
+// compileRandomFloat compiles random_float MIN MAX [DECIMALS]: a number
+// drawn evenly from MIN to MAX, written with DECIMALS places (2 by default).
+func compileRandomFloat(args []string) (valueFunc, error) {
+	if err := nargs("random_float", args, 2, 3); err != nil {
+		return nil, err
+	}
+	lo, err1 := strconv.ParseFloat(args[0], 64)
+	hi, err2 := strconv.ParseFloat(args[1], 64)
+	if err1 != nil || err2 != nil || hi < lo || math.IsInf(hi-lo, 0) {
+		return nil, fmt.Errorf("random_float MIN MAX: want numbers with MIN <= MAX, got %q %q", args[0], args[1])
+	}
+	dec := 2
+	if len(args) == 3 {
+		d, err := strconv.Atoi(args[2])
+		if err != nil || d < 0 || d > 15 {
+			return nil, fmt.Errorf("random_float decimals: want 0 to 15, got %q", args[2])
+		}
+		dec = d
+	}
+	return func(c *Context, dst []byte) []byte {
+		return strconv.AppendFloat(dst, lo+rand.Float64()*(hi-lo), 'f', dec, 64)
+	}, nil
+}
+
+// compilePool compiles take POOL or pick POOL: the value the request drew
+// from the pool, which take removes and pick leaves (t.Takes, t.Picks).
+func (t *Template) compilePool(name string, args []string, env Env) (valueFunc, error) {
+	if err := nargs(name, args, 1, 1); err != nil {
+		return nil, err
+	}
+	pool := args[0]
+	if !env.Pools[pool] {
+		return nil, fmt.Errorf("no request captures into pool %q%s", pool, known(env.Pools))
+	}
+	if name == "take" {
+		t.Takes = appendOnce(t.Takes, pool)
+	} else {
+		t.Picks = appendOnce(t.Picks, pool)
+	}
+	return func(c *Context, dst []byte) []byte { return append(dst, c.Taken[pool]...) }, nil
+}
+
+// compileRow compiles row.FIELD: the field of the data feeder's current
+// row, empty when the row is short.
+func (t *Template) compileRow(field string, args []string, env Env) (valueFunc, error) {
+	if len(args) > 0 {
+		return nil, fmt.Errorf("row.%s takes no arguments", field)
+	}
+	if env.Columns == nil {
+		return nil, fmt.Errorf("row.%s: the request has no data feeder (set data: NAME)", field)
+	}
+	idx, ok := env.Columns[field]
+	if !ok {
+		cols := make(map[string]bool, len(env.Columns))
+		for c := range env.Columns {
+			cols[c] = true
+		}
+		return nil, fmt.Errorf("the data feeder has no field %q%s", field, known(cols))
+	}
+	t.UsesRow = true
+	return func(c *Context, dst []byte) []byte {
+		if idx < len(c.Row) {
+			return append(dst, c.Row[idx]...)
+		}
+		return dst
+	}, nil
 }
 
 func appendOnce(s []string, v string) []string {
