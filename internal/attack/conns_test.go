@@ -47,7 +47,8 @@ func TestTimeoutOnReusedConnection(t *testing.T) {
 	start := time.Now()
 	err := get("/hang")
 	took := time.Since(start)
-	if err == nil || took < timeout || took > 3*timeout {
+	// Its whole timeout, and not five times it on a busy machine.
+	if err == nil || took < timeout || took > 5*timeout {
 		t.Errorf("hanging request: %v after %v, want a timeout after %v", err, took, timeout)
 	}
 }

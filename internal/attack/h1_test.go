@@ -494,9 +494,11 @@ func TestH1SweepsClosedConnections(t *testing.T) {
 	defer srv.Close()
 	cl := NewHTTPClient(Client{Timeout: 5 * time.Second, KeepAlive: true})
 	fillPool(t, cl.Transport, srv.URL+"/slow", 20)
-	// One request every 100 ms keeps one connection busy; the others,
-	// idle, are closed by the server, then swept.
-	deadline := time.Now().Add(3 * time.Second)
+	// One request every 50 ms keeps one connection busy; the others,
+	// idle, are closed by the server, then swept, within about a sweep
+	// (h1Sweep) and the server's idle timeout: 10 s leaves room for a
+	// busy machine, and no sweep at all still fails.
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		r, _ := http.NewRequest("GET", srv.URL+"/fast", nil)
 		if _, err := get(t, cl.Transport, r); err != nil {
@@ -510,7 +512,7 @@ func TestH1SweepsClosedConnections(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("idle connections the server closed are still open after 3 s")
+	t.Fatal("idle connections the server closed are still open after 10 s")
 }
 
 // fillPool sends n requests to url at once, leaving n idle connections.
@@ -527,11 +529,17 @@ func fillPool(t *testing.T, rt http.RoundTripper, url string, n int) {
 	wg.Wait()
 }
 
-// slowServer answers /slow when the test ends, anything else at once.
-func slowServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+// slowServer answers /slow when the test ends, anything else at once;
+// arrived hears of each /slow request as it reaches the handler.
+func slowServer(t *testing.T) (srv *httptest.Server, conns *atomic.Int64, arrived <-chan struct{}) {
 	release := make(chan struct{})
-	srv, conns := countConns(t, func(w http.ResponseWriter, r *http.Request) {
+	in := make(chan struct{}, 16)
+	srv, conns = countConns(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
+			select {
+			case in <- struct{}{}:
+			default:
+			}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -540,14 +548,14 @@ func slowServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 		io.WriteString(w, "ok")
 	})
 	t.Cleanup(func() { close(release) }) // before the server closes
-	return srv, conns
+	return srv, conns, in
 }
 
 // A request whose context ends fails with the context's error at once; its
 // connection is not used again.
 func TestH1ContextEndsRequest(t *testing.T) {
 	t.Parallel()
-	srv, conns := slowServer(t)
+	srv, conns, _ := slowServer(t)
 	rt := NewHTTPClient(Client{Timeout: 10 * time.Second, KeepAlive: true}).Transport
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -657,7 +665,7 @@ func TestH1TLS(t *testing.T) {
 // POST, which is not sent again, too (not as a closed connection).
 func TestH1CutInFlight(t *testing.T) {
 	t.Parallel()
-	srv, _ := slowServer(t)
+	srv, _, arrived := slowServer(t)
 	for _, method := range []string{"GET", "POST"} {
 		cl := NewHTTPClient(Client{Timeout: 10 * time.Second, KeepAlive: true})
 		fillPool(t, cl.Transport, srv.URL+"/fast", 3)
@@ -665,11 +673,25 @@ func TestH1CutInFlight(t *testing.T) {
 		r, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
 			GotConn: func(httptrace.GotConnInfo) { gotConn++ },
 		}), method, srv.URL+"/slow", strings.NewReader("x"))
-		time.AfterFunc(50*time.Millisecond, cl.conns.closeAll)
-		start := time.Now()
+		// Cut once the request is in flight: at the server, waiting for
+		// its answer.
+		cut := make(chan time.Time, 1)
+		go func() {
+			select {
+			case <-arrived:
+				cut <- time.Now()
+				cl.conns.closeAll()
+			case <-time.After(10 * time.Second):
+				cut <- time.Time{}
+			}
+		}()
 		_, err := get(t, cl.Transport, r)
-		if !errors.Is(err, errAborted) || gotConn != 1 || time.Since(start) > 2*time.Second {
-			t.Fatalf("%s after %v: %v with %d connections; want aborted on the first", method, time.Since(start), err, gotConn)
+		ended := time.Now()
+		at := <-cut
+		// At once: well before the 10 s timeout that ends the request
+		// otherwise.
+		if at.IsZero() || !errors.Is(err, errAborted) || gotConn != 1 || ended.Sub(at) > 2*time.Second {
+			t.Fatalf("%s ended %v after the cut (cut: %v): %v with %d connections; want aborted on the first", method, ended.Sub(at), !at.IsZero(), err, gotConn)
 		}
 	}
 }
@@ -728,7 +750,9 @@ func TestH1CloseDoesNotWaitForRead(t *testing.T) {
 			_, err := io.ReadAll(resp.Body)
 			read <- err
 		}()
-		time.Sleep(50 * time.Millisecond) // the read is waiting on the connection
+		waitFor(t, 10*time.Second, "the read is not waiting on the connection", func() bool {
+			return blockedOnIO("github.com/loadgate/loadgate/internal/attack.TestH1CloseDoesNotWaitForRead")
+		})
 		closed := make(chan struct{})
 		go func() {
 			resp.Body.Close()

@@ -337,10 +337,10 @@ func TestHostileTargets(t *testing.T) {
 				}
 				if got.kind == outcome.Timeout {
 					// One timeout covers the try, from its dial to its body:
-					// never before it, and (loosely here, under the race
-					// detector) not long after; TestAccuracyTimeout holds
-					// it to max(1%, 2 ms).
-					if got.latency < timeout || got.latency > timeout+100*time.Millisecond {
+					// never before it, and not long after (five times it
+					// here, for a busy machine or the race detector);
+					// TestAccuracyTimeout holds it to max(1%, 2 ms).
+					if got.latency < timeout || got.latency > 5*timeout {
 						t.Errorf("%s: timed out after %v; the timeout is %v (net/http's client: %v)", what, got.latency, timeout, gt.took)
 					}
 				}

@@ -71,15 +71,17 @@ func TestClosedStageSendsNothingAfterItsEnd(t *testing.T) {
 	if len(arrived) != 5 || len(h.sent) != 5 || h.retry != 0 {
 		t.Fatalf("the server saw %d requests, the results %d sends and %d retries; want 5 sends, no retry", len(arrived), len(h.sent), h.retry)
 	}
-	for _, a := range arrived {
-		if a.After(end) {
-			t.Errorf("a request arrived %v after the stage's end", a.Sub(end))
+	// When a request left is the transport's clock, not the target's: one
+	// sent in time may reach a busy machine's server late.
+	for _, s := range h.sent {
+		if s.After(end) {
+			t.Errorf("a request left %v after the stage's end", s.Sub(end))
 		}
 	}
 }
 
-// A stage of any size ends within its duration, one timeout and 0.5 s:
-// 1000 workers against a target that never answers.
+// A stage of any size ends within its duration and one timeout, not when
+// the target answers: 1000 workers against a target that never answers.
 func TestThousandWorkersOnHangingTarget(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,8 +120,11 @@ func TestThousandWorkersOnHangingTarget(t *testing.T) {
 	if err := run(context.Background(), plan, h); err != nil {
 		t.Fatal(err)
 	}
-	if took := h.ended[0].Sub(start); took > stage+timeout+500*time.Millisecond {
-		t.Errorf("the stage ended after %v; its bound is %v", took, stage+timeout+500*time.Millisecond)
+	// The stage ends within its length and one timeout; five times that
+	// leaves room for a busy machine and still fails a stage that waits
+	// on the target, which never answers.
+	if took, bound := h.ended[0].Sub(start), 5*(stage+timeout); took > bound {
+		t.Errorf("the stage ended after %v; its bound is %v", took, bound)
 	}
 	if len(h.sent) != 1000 {
 		t.Errorf("%d requests; each of the 1000 workers sends one before the stage ends", len(h.sent))

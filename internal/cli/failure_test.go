@@ -204,7 +204,11 @@ func TestTargetDiesAndComesBack(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(1 * time.Second)
+		// A second into the run (a hundred answered), the target dies for
+		// a second.
+		if !eventually(10*time.Second, func() bool { return served.Load() >= 100 }) {
+			t.Errorf("the run had %d answers after 10 s", served.Load())
+		}
 		first.Close() // listener and every connection
 		time.Sleep(1 * time.Second)
 		ln2, err := net.Listen("tcp", addr)

@@ -58,6 +58,13 @@ thresholds: [error_rate < 1%]
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// The moment is counted from the run's first request, however
+			// long a busy machine takes to start the process.
+			if !eventually(10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) > 0 }) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatal("the run sent nothing in 10 s")
+			}
 			time.Sleep(at)
 			killed := time.Now()
 			cmd.Process.Signal(syscall.SIGKILL)
@@ -120,20 +127,18 @@ stages: [{duration: 1s, rate: 200/s}]
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			defer cmd.Process.Kill() // when a wait fails
+			running := func() bool { return strings.Contains(stderr.String(), "loadgate: running") }
 			switch when {
 			case "now":
 				// Soon after the start: before its first statement a Go
 				// program exits on SIGINT, as any program without a handler.
 				time.Sleep(150 * time.Millisecond)
 			case "sending":
-				for !strings.Contains(stderr.String(), "loadgate: running") {
-					time.Sleep(time.Millisecond)
-				}
+				waitFor(t, 10*time.Second, "no 'loadgate: running'", running)
 				time.Sleep(300 * time.Millisecond)
 			case "writing":
-				for !strings.Contains(stderr.String(), "loadgate: running") {
-					time.Sleep(time.Millisecond)
-				}
+				waitFor(t, 10*time.Second, "no 'loadgate: running'", running)
 				time.Sleep(1030 * time.Millisecond) // the stage is over: the report is being written
 			}
 			cmd.Process.Signal(syscall.SIGINT)

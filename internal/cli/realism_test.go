@@ -175,14 +175,15 @@ thresholds: ["retry_amplification{request=flaky} == 3"]
 	if fl.Latency.P50 > 50 || fl.E2ELatency == nil || fl.E2ELatency.P50 < 200 || fl.E2ELatency.P50 > 400 {
 		t.Errorf("flaky latency per try p50 %v, end to end %+v", fl.Latency.P50, fl.E2ELatency)
 	}
-	// Retry-After of 5 s is capped at 300 ms.
+	// Retry-After of 5 s is capped at 300 ms: the retry comes no sooner,
+	// and (on a busy machine, within five times the cap) long before 5 s.
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	capped := 0
 	for _, times := range srv.tries {
 		if len(times) == 2 {
 			gap := times[1].Sub(times[0])
-			if gap < 290*time.Millisecond || gap > 600*time.Millisecond {
+			if gap < 290*time.Millisecond || gap > 5*300*time.Millisecond {
 				t.Errorf("429 retry after %v, want the 300 ms cap", gap)
 			}
 			capped++

@@ -15,6 +15,7 @@ type mixServer struct {
 	*httptest.Server
 	delay time.Duration
 	n     atomic.Int64
+	ok    atomic.Int64 // answers to /ok
 }
 
 func newMixServer(delay time.Duration) *mixServer {
@@ -27,6 +28,7 @@ func (m *mixServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/ok":
 		w.Write([]byte(`{"code":0}`))
+		m.ok.Add(1)
 	case "/slow":
 		select {
 		case <-time.After(3 * time.Second):

@@ -28,6 +28,7 @@ func TestBeginBeforeFirstRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, time.Now()) }()
 	start := time.Now()
@@ -40,14 +41,25 @@ func TestBeginBeforeFirstRequest(t *testing.T) {
 	if took := time.Since(start); took < 50*time.Millisecond {
 		t.Fatalf("the first request took %v through a 50ms latency fault", took)
 	}
-	for wait := time.Now().Add(5 * time.Second); len(p.Applied()) < 2 && time.Now().Before(wait); {
-		time.Sleep(10 * time.Millisecond) // the second fault is due 100 ms in
-	}
+	// The second fault is due 100 ms in.
+	waitFor(t, 10*time.Second, "the second fault was not applied", func() bool { return len(p.Applied()) >= 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if a := p.Applied(); len(a) != 2 || a[0].Latency != 50*time.Millisecond || a[1].From != 100*time.Millisecond {
 		t.Fatalf("applied: %+v", a)
+	}
+}
+
+// waitFor polls cond every few milliseconds until it holds, and fails the
+// test when it still does not after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
