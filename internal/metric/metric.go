@@ -25,6 +25,7 @@ const (
 	Ratio                     // fraction; units % or none
 	PerSecond                 // events per second; units /s, /m, /h or none
 	Count                     // a plain number
+	Gauge                     // a target's own figure: a number, % (a fraction) or a duration (seconds)
 )
 
 // Unit is how a kind's values are written.
@@ -118,7 +119,13 @@ type Figures struct {
 	Checks                map[string][2]float64 // by check: checked, failed
 	Checked               float64               // logical requests whose content was checked
 	PhaseErrors           map[string]float64    // a probe's tries failing in dns, connect, tls
+	// Observed are the target's series (observe:) over the scope: their
+	// minimum, mean, maximum and last value.
+	Observed map[string]ObservedStats
 }
+
+// ObservedStats sum up one observed series over a scope.
+type ObservedStats struct{ Min, Mean, Max, Last float64 }
 
 // New returns figures with nothing in them.
 func New() *Figures {
@@ -238,6 +245,19 @@ var defs = func() []Def {
 		func(f *Figures, _ map[string]string) (float64, float64) {
 			return f.ReusedConns, f.NewConns + f.ReusedConns
 		})
+	observed := func(name, help string, pick func(ObservedStats) float64) {
+		add(Def{Name: name, Kind: Gauge, Better: Either, Labels: []string{"series"}, Help: help, Scopes: Run | Window,
+			Read: func(f *Figures, l map[string]string) float64 {
+				s, ok := f.Observed[l["series"]]
+				if !ok {
+					return math.NaN() // a series that matched nothing fails its thresholds
+				}
+				return pick(s)
+			}})
+	}
+	observed("observed", "the maximum of an observed target series (observe.series), over the run or the window", func(s ObservedStats) float64 { return s.Max })
+	observed("observed_mean", "the mean of an observed target series", func(s ObservedStats) float64 { return s.Mean })
+	observed("observed_last", "the last value of an observed target series", func(s ObservedStats) float64 { return s.Last })
 	// Probe-only phases: a probe measures every try on a new connection.
 	for _, ph := range []string{"dns", "connect", "tls", "ttfb", "total"} {
 		for _, st := range []string{"min", "p50", "p95", "max"} {
@@ -316,6 +336,8 @@ func (k Kind) Units() string {
 		return "`%` or a fraction"
 	case PerSecond:
 		return "`/s` (default), `/m`, `/h`"
+	case Gauge:
+		return "the series' own; `%` divides by 100, `ms` `s` `m` are in seconds"
 	}
 	return "none"
 }

@@ -48,7 +48,7 @@ func TestEveryMetricIsWhole(t *testing.T) {
 			t.Errorf("%s: incomplete: %+v", d.Name, d)
 		case d.Kind == Ratio && d.Parts == nil:
 			t.Errorf("%s: a share without its parts", d.Name)
-		case d.InRun() && (len(d.Labels) == 0 || d.Labels[0] != "request"):
+		case d.InRun() && d.Kind != Gauge && (len(d.Labels) == 0 || d.Labels[0] != "request"):
 			t.Errorf("%s: a run metric takes {request=NAME}", d.Name)
 		}
 		seen[d.Name] = true
@@ -72,6 +72,7 @@ func TestValues(t *testing.T) {
 	f.Checks = map[string][2]float64{"id": {50, 5}}
 	f.NewConns, f.ReusedConns = 10, 90
 	f.Phases = map[string]Stats{"tls": {P95: 7}}
+	f.Observed = map[string]ObservedStats{"pool": {Min: 0.1, Mean: 0.5, Max: 0.9, Last: 0.2}}
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
@@ -83,7 +84,8 @@ func TestValues(t *testing.T) {
 		{"error_code", map[string]string{"code": "400100"}, 0.04}, {"error_code", map[string]string{"code": "1"}, 0},
 		{"check_failure_rate", nil, 1.0 / 96}, {"check_failure_rate", map[string]string{"check": "id"}, 0.1},
 		{"throughput", nil, 9.5}, {"rate", nil, 11}, {"requests", nil, 110}, {"retry_amplification", nil, 1.1},
-		{"tls_p95", nil, 7}, {"new_connection_rate", nil, 0.1}, {"connection_reuse_rate", nil, 0.9},
+		{"tls_p95", nil, 7}, {"observed", map[string]string{"series": "pool"}, 0.9},
+		{"observed_mean", map[string]string{"series": "pool"}, 0.5}, {"observed_last", map[string]string{"series": "pool"}, 0.2}, {"new_connection_rate", nil, 0.1}, {"connection_reuse_rate", nil, 0.9},
 	} {
 		if got := Value(c.name, f, c.labels); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
@@ -91,6 +93,9 @@ func TestValues(t *testing.T) {
 	}
 	if v := Value("dns_p95", f, nil); !math.IsNaN(v) {
 		t.Errorf("dns_p95 without a dns phase = %v, want NaN", v)
+	}
+	if v := Value("observed", f, map[string]string{"series": "none"}); !math.IsNaN(v) {
+		t.Errorf("a series that matched nothing = %v, want NaN (its thresholds fail)", v)
 	}
 	if v := Value("nonsense", f, nil); !math.IsNaN(v) {
 		t.Errorf("an unknown metric = %v, want NaN", v)

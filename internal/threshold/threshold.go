@@ -27,6 +27,7 @@ const (
 	Ratio     = metric.Ratio     // fraction; units % or none
 	PerSecond = metric.PerSecond // events per second; units /s, /m, /h or none
 	Count     = metric.Count     // a plain number
+	Gauge     = metric.Gauge     // a target's own figure
 )
 
 // Metric describes one metric a threshold can name: an entry of the
@@ -126,6 +127,8 @@ func FormatValue(k Kind, v float64) string {
 		return trim(v*100, 3) + "%"
 	case PerSecond:
 		return trim(v, 1) + "/s"
+	case Gauge:
+		return strconv.FormatFloat(v, 'g', 4, 64)
 	}
 	return trim(v, 3) // a count, or a ratio of counts such as retry_amplification
 }
@@ -282,6 +285,12 @@ func parseValue(s string, k Kind) (float64, error) {
 			return 0, fmt.Errorf("ratio %q is above 100%%", s)
 		}
 		return v, nil
+	case Gauge:
+		mult, ok := map[string]float64{"": 1, "%": 0.01, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[unit]
+		if !ok {
+			return 0, fmt.Errorf("unit %q: an observed series takes a number, %% (a fraction), or us, ms, s, m (in seconds)", unit)
+		}
+		return v * mult, nil
 	case PerSecond:
 		div, ok := map[string]float64{"": 1, "/s": 1, "/m": 60, "/h": 3600, "rps": 1}[unit]
 		if !ok {
