@@ -105,12 +105,18 @@ type runView struct {
 	Examples   []exampleView
 	Stages     []stageView
 	Notes      []string
+	Observed   []observedRow
 	Auth       *authView
 	Log        *logView
 	Meta       []kv
 }
 
 // phaseRow is one request's phase timings: p50 / p95 / p99 of each.
+// observedRow is one of the target's observed series.
+type observedRow struct {
+	Name, Query, Min, Mean, Max, Last, Note string
+}
+
 type phaseRow struct {
 	Name                    string
 	All                     bool
@@ -318,6 +324,17 @@ func newRunView(id string, pr PageRun) runView {
 		v.Reason = strings.ToUpper(r.Verdict[:1]) + r.Verdict[1:] + ": " + r.VerdictReason
 	}
 	v.Phases = newPhaseRows(r, names)
+	for _, name := range sortedKeys(r.Observed) {
+		o := r.Observed[name]
+		row := observedRow{Name: name, Query: o.Query, Min: "-", Mean: "-", Max: "-", Last: "-", Note: o.Warning}
+		if len(o.Points) > 0 {
+			row.Min, row.Mean, row.Max, row.Last = fmtObserved(o, o.Min), fmtObserved(o, o.Mean), fmtObserved(o, o.Max), fmtObserved(o, o.Last)
+		}
+		if o.ScrapeErrors > 0 {
+			row.Note = strings.TrimPrefix(row.Note+fmt.Sprintf("; %d failed scrapes", o.ScrapeErrors), "; ")
+		}
+		v.Observed = append(v.Observed, row)
+	}
 	for _, img := range pr.Charts {
 		v.Charts = append(v.Charts, newChartView(img))
 	}

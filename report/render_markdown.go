@@ -74,6 +74,7 @@ func (r *Report) writeMarkdownBody(b *strings.Builder) {
 		fmt.Fprintf(b, "\n**%s:** %s.\n", strings.ToUpper(r.Verdict[:1])+r.Verdict[1:], mdText(r.VerdictReason))
 	}
 	r.writeMarkdownErrors(b)
+	r.writeMarkdownObserved(b)
 	if r.Stopped != "" || len(r.Notes) > 0 {
 		b.WriteString("\n**Notes**\n\n")
 		if r.Stopped != "" {
@@ -254,4 +255,21 @@ func (c *Capacity) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMarkdownObserved writes the target's observed series as a table.
+func (r *Report) writeMarkdownObserved(b *strings.Builder) {
+	if len(r.Observed) == 0 {
+		return
+	}
+	b.WriteString("\n**Observed in the target**\n\n| series | min | mean | max | last | note |\n|---|---:|---:|---:|---:|---|\n")
+	for _, name := range sortedKeys(r.Observed) {
+		o := r.Observed[name]
+		if len(o.Points) == 0 {
+			fmt.Fprintf(b, "| %s | - | - | - | - | %s |\n", mdText(name), mdText(o.Warning))
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", mdText(name), fmtObserved(o, o.Min), fmtObserved(o, o.Mean),
+			fmtObserved(o, o.Max), fmtObserved(o, o.Last), mdText(o.Warning))
+	}
 }

@@ -26,9 +26,40 @@ func (r *Report) WriteText(w io.Writer) error {
 	r.writeTextRequests(b)
 	r.writeTextOutcomes(b)
 	r.writeTextRun(b)
+	r.writeTextObserved(b)
 	r.writeTextVerdict(b)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTextObserved writes a line per observed series of the target and
+// one per scrape endpoint that failed.
+func (r *Report) writeTextObserved(b *strings.Builder) {
+	for _, name := range sortedKeys(r.Observed) {
+		o := r.Observed[name]
+		if len(o.Points) == 0 {
+			fmt.Fprintf(b, "observed  %s: no values (%s)\n", name, o.Warning)
+			continue
+		}
+		fmt.Fprintf(b, "observed  %s: min %s mean %s max %s last %s%s\n", name, fmtObserved(o, o.Min), fmtObserved(o, o.Mean),
+			fmtObserved(o, o.Max), fmtObserved(o, o.Last), map[bool]string{true: " (" + o.Warning + ")"}[o.Warning != ""])
+	}
+	for _, name := range sortedKeys(r.Scrapes) {
+		if st := r.Scrapes[name]; st.Errors > 0 {
+			fmt.Fprintf(b, "scrapes   %s: %d of %d failed, the last: %s\n", name, st.Errors, st.Scrapes, st.LastError)
+		}
+	}
+}
+
+// fmtObserved writes a value of an observed series in its unit.
+func fmtObserved(o *Observed, v float64) string {
+	switch o.Unit {
+	case "seconds":
+		return fmtMS(v * 1000)
+	case "ratio":
+		return fmtPct(v)
+	}
+	return threshold.FormatValue(threshold.Gauge, v)
 }
 
 // writeTextHead writes the scenario, target, start and stages, then a

@@ -78,6 +78,10 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 	// Faults are the network faults injected during the run.
 	Faults []FaultInfo `json:"faults,omitempty"`
+	// Observed are the target's own series (observe:) over the run, by
+	// name; Scrapes count the endpoints scraped for them.
+	Observed map[string]*Observed   `json:"observed,omitempty"`
+	Scrapes  map[string]ScrapeStats `json:"scrapes,omitempty"`
 }
 
 // FaultInfo is one network fault as it was injected.
@@ -288,6 +292,10 @@ type Input struct {
 	// Aborted says why a threshold stopped the run early; the verdict is
 	// then fail.
 	Aborted string
+	// Observed are the target's series (observe:), Scrapes the counts of
+	// the endpoints they were scraped from.
+	Observed map[string]*Observed
+	Scrapes  map[string]ScrapeStats
 }
 
 // UnmarshalJSON reads a null actual value back as NaN.
@@ -329,6 +337,8 @@ func Build(in Input) *Report {
 		RequestLog:       in.RequestLog,
 		Notes:            in.Notes,
 		Faults:           in.Faults,
+		Observed:         in.Observed,
+		Scrapes:          in.Scrapes,
 	}
 	if allOpen && send > 0 {
 		v := planned / send.Seconds()
@@ -579,7 +589,11 @@ func Evaluate(r *Report, ths []threshold.Expr, s *Series) []ThresholdResult {
 	out := make([]ThresholdResult, 0, len(ths))
 	for _, e := range ths {
 		if e.Windowed() {
-			out = append(out, EvaluateWindowed(e, s))
+			if e.Metric.Kind == metric.Gauge {
+				out = append(out, r.evaluateObservedWindowed(e))
+			} else {
+				out = append(out, EvaluateWindowed(e, s))
+			}
 			continue
 		}
 		actual := r.value(e)
@@ -656,6 +670,7 @@ func (r *Report) Figures(name string) (*metric.Figures, bool) {
 	for code, n := range t.ErrorCodes {
 		f.ErrorCodes[code] = float64(n)
 	}
+	f.Observed = r.observedStats()
 	f.Checks = map[string][2]float64{}
 	for _, c := range checks {
 		v := f.Checks[c.Name]

@@ -32,6 +32,9 @@ type Snapshot struct {
 	Faults        []FaultInfo          `json:"faults,omitempty"`
 	Generator     *Generator           `json:"generator,omitempty"`
 	Aborted       string               `json:"aborted,omitempty"`
+	// Observed and Scrapes are the target's series and their scrapes.
+	Observed map[string]*Observed   `json:"observed,omitempty"`
+	Scrapes  map[string]ScrapeStats `json:"scrapes,omitempty"`
 	// Runs is the number of runs merged into this one (1 for a run).
 	Runs int `json:"runs"`
 	// Checkpoint marks the figures of a run that had not ended when they
@@ -236,7 +239,7 @@ func (c *Collector) Snapshot(in Input, interval time.Duration) (*Snapshot, error
 	snap := &Snapshot{
 		SchemaVersion: SchemaVersion, Scenario: in.Scenario, Meta: in.Meta, IntervalMS: interval.Milliseconds(),
 		Examples: in.Examples, Auth: in.Auth, RequestLog: in.RequestLog, Stopped: in.Stopped, Notes: in.Notes, Runs: 1,
-		Faults: in.Faults, Generator: in.Generator, Aborted: in.Aborted,
+		Faults: in.Faults, Generator: in.Generator, Aborted: in.Aborted, Observed: in.Observed, Scrapes: in.Scrapes,
 	}
 	for _, t := range in.Thresholds {
 		snap.Thresholds = append(snap.Thresholds, t.Source)
@@ -299,7 +302,7 @@ func (s *Snapshot) Input(series *Series) (Input, error) {
 	in := Input{
 		Collector: c, Scenario: s.Scenario, Meta: s.Meta, Examples: s.Examples, Auth: s.Auth,
 		RequestLog: s.RequestLog, Stopped: s.Stopped, Notes: s.Notes, Series: series, Faults: s.Faults,
-		Generator: s.Generator, Aborted: s.Aborted,
+		Generator: s.Generator, Aborted: s.Aborted, Observed: s.Observed, Scrapes: s.Scrapes,
 	}
 	for _, src := range s.Thresholds {
 		e, err := threshold.Parse(src)

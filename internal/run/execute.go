@@ -22,6 +22,7 @@ import (
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/buildinfo"
 	"github.com/loadgate/loadgate/internal/faults"
+	"github.com/loadgate/loadgate/internal/observe"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/reqlog"
 	"github.com/loadgate/loadgate/internal/results"
@@ -79,6 +80,9 @@ type session struct {
 	notes    []string
 	proxy    *faults.Proxy
 	fixture  *fixtures.Server // the embedded fixture API, when it is the target
+	observer *observe.Observer
+	// sent is the sending window, start to end.
+	sent     [2]time.Time
 	pr       *prepared
 	raw      *rawStore
 	reqLog   *reqlog.Log
@@ -138,6 +142,7 @@ func (s *session) start(rawFormat string, progress int, hg attack.HostGuard) err
 		return err
 	}
 	s.pr = prepare(s.env, s.sc, s.base, s.sh)
+	s.observer = s.newObserver()
 	if s.proxy != nil {
 		s.pr.plan.Client = httpClient(s.sc, map[string]string{hostPort(s.base): s.proxy.Addr()})
 	}
@@ -265,7 +270,14 @@ func (s *session) send(ctx context.Context) error {
 	} else {
 		faultErr <- nil
 	}
+	stopObserving := func() {}
+	if s.observer != nil {
+		stopObserving = s.observer.Start(runCtx, s.interval)
+	}
+	s.sent[0] = time.Now()
 	runErr := s.runner.Run(runCtx, s.rec)
+	s.sent[1] = time.Now()
+	stopObserving()
 	s.rec.live.close()
 	stopFaults()
 	if err := <-faultErr; err != nil && runErr == nil {
@@ -328,6 +340,7 @@ func (s *session) input(stopped string) report.Input {
 		Stopped: stopped, Notes: s.notes,
 		RequestLog: &report.LogSummary{File: FileLog, Lines: s.reqLog.Lines(), Dropped: s.reqLog.Dropped(), CapBytes: s.sc.LogMaxSize(), Sample: s.sc.LogSample()},
 	}
+	in.Observed, in.Scrapes = s.observed()
 	if st := s.runner.AuthStats(); st != nil {
 		in.Auth = &report.AuthSummary{
 			Type: s.sc.Auth.Type, TokenRequests: st.Requests, TokenFailures: st.Failures, ForcedRefreshes: st.Forced,

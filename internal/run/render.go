@@ -160,6 +160,14 @@ func chartData(rep *report.Report, in report.Input, s *report.Series) *chart.Dat
 	for c, n := range rep.Totals.StatusCodes {
 		d.StatusCodes[c] = n
 	}
+	for _, name := range report.SortedNames(rep.Observed) {
+		o := rep.Observed[name]
+		os := chart.ObservedSeries{Name: name, Unit: o.Unit}
+		for _, p := range o.Points {
+			os.Points = append(os.Points, chart.ObservedPoint{T: rep.StartedAt.Add(time.Duration(p[0] * float64(time.Second))), V: p[1]})
+		}
+		d.Observed = append(d.Observed, os)
+	}
 	for k, n := range rep.Totals.Errors {
 		d.StatusCodes[k] = n
 	}

@@ -51,6 +51,8 @@ type Scenario struct {
 	Report ReportSettings `yaml:"report"`
 	// Faults are network faults injected between loadgate and the target.
 	Faults []Fault `yaml:"faults"`
+	// Observe watches the target's insides while the run goes on.
+	Observe Observe `yaml:"observe"`
 	// TestTag is appended to generated identifiers ({{ unique }}) and is
 	// {{ test_tag }} in templates, so test data can be found and cleaned.
 	TestTag string `yaml:"test_tag"`
@@ -172,6 +174,26 @@ type Request struct {
 	HeadersT map[string]*template.Template `yaml:"-"`
 	BodyT    *template.Template            `yaml:"-"`
 }
+
+// Observe names the target's metrics to watch: Prometheus text endpoints
+// scraped every report interval (or a Prometheus server queried over the
+// run's span) and the PromQL series computed from them.
+type Observe struct {
+	Scrape     []ScrapeTarget    `yaml:"scrape"`
+	Prometheus string            `yaml:"prometheus"`
+	Series     map[string]string `yaml:"series"`
+}
+
+// ScrapeTarget is a Prometheus text endpoint; URL "embedded" is the
+// embedded fixture API's /metrics.
+type ScrapeTarget struct {
+	Name    string            `yaml:"name"`
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+}
+
+// On reports whether anything is observed.
+func (o Observe) On() bool { return len(o.Series) > 0 || len(o.Scrape) > 0 || o.Prometheus != "" }
 
 // Fixture holds the settings of the built-in fixture API.
 type Fixture struct {

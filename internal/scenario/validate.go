@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/observe"
 	"github.com/loadgate/loadgate/internal/threshold"
 )
 
@@ -77,6 +78,7 @@ func (s *Scenario) validate() []error {
 	v.requests()
 	v.stages()
 	v.thresholds()
+	v.observe()
 	v.fixture()
 	v.data()
 	v.templates()
@@ -256,6 +258,72 @@ func (v *validator) thresholds() {
 		}
 	}
 }
+
+// observe checks the observe block and the thresholds on its series.
+func (v *validator) observe() {
+	o := v.s.Observe
+	if o.On() {
+		switch {
+		case len(o.Series) == 0:
+			v.fail("observe.series", "is required: name the PromQL series to watch, such as db_pool_usage: crm_db_pool_in_use / crm_db_pool_size")
+		case len(o.Scrape) == 0 && o.Prometheus == "":
+			v.fail("observe", "needs scrape: (Prometheus text endpoints) or prometheus: (a Prometheus server's URL)")
+		case len(o.Scrape) > 0 && o.Prometheus != "":
+			v.fail("observe.prometheus", "give scrape: or prometheus:, not both: the series are evaluated over one of them")
+		}
+	}
+	if o.Prometheus != "" {
+		if err := CheckBaseURL(o.Prometheus); err != nil {
+			v.fail("observe.prometheus", "%v", err)
+		}
+	}
+	names := map[string]bool{}
+	for i, t := range o.Scrape {
+		p := fmt.Sprintf("observe.scrape[%d]", i)
+		switch {
+		case !seriesName.MatchString(t.Name):
+			v.fail(p+".name", "%q: want a short name of letters, digits and _", t.Name)
+		case names[t.Name]:
+			v.fail(p+".name", "%q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if t.URL == Embedded {
+			if v.s.Target.BaseURL != Embedded {
+				v.fail(p+".url", "embedded scrapes the embedded fixture API, and the target is not it")
+			}
+		} else if !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://") {
+			v.fail(p+".url", "%q: want an http:// or https:// URL, or embedded", t.URL)
+		}
+	}
+	for name, q := range o.Series {
+		p := "observe.series." + name
+		if !seriesName.MatchString(name) {
+			v.fail(p, "%q: a series name is letters, digits and _", name)
+		}
+		if err := observe.ParseQuery(q); err != nil {
+			v.fail(p, "PromQL: %v", err)
+		}
+	}
+	for i, t := range v.s.Thresholds {
+		e := t.Expr
+		if e.Metric.Kind != threshold.Gauge {
+			continue
+		}
+		p := fmt.Sprintf("thresholds[%d]", i)
+		name, ok := e.Labels["series"]
+		switch {
+		case !ok:
+			v.fail(p, "%q: %s needs the series it reads, such as %s{series=db_pool_usage}", e.Source, e.Metric.Name, e.Metric.Name)
+		case o.Series[name] == "":
+			v.fail(p, "%q: no observe.series is named %q", e.Source, name)
+		}
+		if t.Abort {
+			v.fail(p+".abort", "%q: observed series are evaluated at the end of a run, so they cannot stop one", e.Source)
+		}
+	}
+}
+
+var seriesName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // hasCheck reports whether some request has a check labelled name.
 func (s *Scenario) hasCheck(name string) bool {

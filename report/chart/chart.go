@@ -55,8 +55,9 @@ var imageNames = []string{"latency", "spectrum", "throughput", "errors", "status
 
 // Draw renders the run's seven plots — latency, spectrum, throughput,
 // errors, status, requests and phases, in that order — each as PNG and
-// SVG. Missing figures give empty plots, not errors, so that a report
-// always has all seven images.
+// SVG, and an eighth of the target's observed series when there are any.
+// Missing figures give empty plots, not errors, so that a report always
+// has the seven images.
 func Draw(d *Data) ([]Image, error) {
 	if d == nil {
 		return nil, errors.New("draw charts: nil data")
@@ -76,6 +77,13 @@ func Draw(d *Data) ([]Image, error) {
 		img, err := render(name, builders[name])
 		if err != nil {
 			return nil, fmt.Errorf("draw %s chart: %w", name, err)
+		}
+		imgs = append(imgs, img)
+	}
+	if len(d.Observed) > 0 {
+		img, err := render("observed", func() (*figure, error) { return observedFigure(d, tl) })
+		if err != nil {
+			return nil, fmt.Errorf("draw observed chart: %w", err)
 		}
 		imgs = append(imgs, img)
 	}

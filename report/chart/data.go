@@ -35,6 +35,21 @@ type Data struct {
 	// connect, tls and ttfb (each a RequestLatency named after the phase);
 	// empty when the run was not traced.
 	Phases []RequestLatency
+	// Observed are the target's series (observe:), drawn on the same time
+	// axis as latency in a plot of their own; none, no plot.
+	Observed []ObservedSeries
+}
+
+// ObservedSeries is one observed series of the target.
+type ObservedSeries struct {
+	Name, Unit string
+	Points     []ObservedPoint
+}
+
+// ObservedPoint is one value of an observed series.
+type ObservedPoint struct {
+	T time.Time
+	V float64
 }
 
 // Point is one interval of the time series.

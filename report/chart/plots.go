@@ -631,3 +631,38 @@ func (f *figure) nominalX(names []string) {
 	reach := -sty.Rectangle(labels[0]).Min.X - slot/2 + vg.Points(2)
 	p.Y.Padding = max(p.Y.Padding, reach)
 }
+
+// observedFigure plots the target's observed series over the run's time
+// axis, the same as latency's, so a queue that grows can be read against
+// the latency it causes.
+func observedFigure(d *Data, tl timeline) (*figure, error) {
+	f := timeFigure(d, tl, "target's observed series", "value")
+	drawn := 0
+	for i, s := range d.Observed {
+		var xs, ys []float64
+		for _, p := range s.Points {
+			if tl.start.IsZero() || !finite(p.V) {
+				continue
+			}
+			xs = append(xs, p.T.Sub(tl.start).Seconds())
+			ys = append(ys, p.V)
+		}
+		thumb, err := f.addLine(xs, ys, aggMax, lineStyle(thresholdColors[i%len(thresholdColors)], 1.3, false))
+		if err != nil {
+			return nil, fmt.Errorf("%s line: %w", s.Name, err)
+		}
+		if thumb != nil {
+			label := s.Name
+			if s.Unit != "" {
+				label += " (" + s.Unit + ")"
+			}
+			f.addLegend(clean(label), thumb)
+			drawn++
+		}
+	}
+	if drawn == 0 {
+		f.setTitleSuffix("no data")
+	}
+	f.finishTime(tl)
+	return f, nil
+}
