@@ -171,6 +171,9 @@ type Timeline struct {
 	// OnInterval, when set, receives each interval of all requests as it
 	// is written (for live progress and thresholds).
 	OnInterval func(*IntervalRecord)
+	// OnRequestInterval, when set, receives each interval of each request
+	// name (for the live view's counters).
+	OnRequestInterval func(*IntervalRecord)
 }
 
 // NewTimeline writes intervals of the given length for the named
@@ -301,6 +304,9 @@ func (tl *Timeline) flushSlot(s int) {
 		tl.write(rec)
 		if i == all && tl.OnInterval != nil {
 			tl.OnInterval(rec)
+		}
+		if i != all && tl.OnRequestInterval != nil {
+			tl.OnRequestInterval(rec)
 		}
 	}
 	tl.openIdx[s] = -1

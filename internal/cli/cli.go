@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/loadgate/loadgate/internal/dashboard"
 	"github.com/loadgate/loadgate/internal/metric"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/redact"
@@ -45,6 +46,8 @@ type Env struct {
 	// whatever the command prints, and files go out through Files.
 	Secrets *redact.Redactor
 	Files   *outfile.Writer
+	// live serves the run as it goes (run --listen).
+	live *dashboard.Server
 }
 
 // OSEnv is the Env of the running process.
@@ -99,7 +102,7 @@ func (env *Env) learn(sc *scenario.Scenario) {
 
 // engine is the part of env a run touches.
 func (env *Env) engine() *run.Env {
-	return &run.Env{Stdout: env.Stdout, Stderr: env.Stderr, CPU: env.CPU, Secrets: env.Secrets, Files: env.Files, Now: env.Now}
+	return &run.Env{Stdout: env.Stdout, Stderr: env.Stderr, CPU: env.CPU, Secrets: env.Secrets, Files: env.Files, Now: env.Now, Live: env.live}
 }
 
 // learnURL registers the password of a URL's userinfo.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/loadgate/loadgate/internal/attack"
+	"github.com/loadgate/loadgate/internal/dashboard"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/run"
 	"github.com/loadgate/loadgate/internal/scenario"
@@ -37,6 +39,9 @@ type runOptions struct {
 	hostGuard   attack.HostGuard // checks every redirect, once the guard let the run go
 	allowWrites bool
 	quiet       bool
+	listen      string
+	listenAny   bool
+	linger      time.Duration
 }
 
 func (o *runOptions) register(fs *pflag.FlagSet) {
@@ -54,6 +59,9 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a target whose environment is production, or whose host is a production host")
 	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (for 'go tool pprof')")
+	fs.StringVar(&o.listen, "listen", "", "serve a live dashboard (/) and loadgate's figures in Prometheus' format (/metrics) on this address, such as 127.0.0.1:9000")
+	fs.BoolVar(&o.listenAny, "listen-public", false, "allow --listen on an address other than loopback (nothing secret is served)")
+	fs.DurationVar(&o.linger, "listen-linger", 0, "keep serving the dashboard and the final report this long after the run ends")
 }
 
 func runCommand() *command {
@@ -267,6 +275,22 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		case <-t.C:
 		}
 	}
+	if o.listen != "" {
+		live, err := startLive(env, o, scs[0].Name)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if o.linger > 0 {
+				fmt.Fprintf(env.Stderr, "loadgate: the dashboard stays up %s: http://%s/\n", o.linger, live.Addr())
+				select {
+				case <-ctx.Done():
+				case <-time.After(o.linger):
+				}
+			}
+			live.Close()
+		}()
+	}
 	stamp := env.Now().UTC().Format("20060102T150405Z")
 	if !suite {
 		dir := o.out
@@ -280,6 +304,9 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		r, err := run.One(ctx, env.engine(), scs[0], dir, o.raw, sh, run.ProgressMode(env.Stderr, o.quiet), o.hostGuard)
 		if r == nil {
 			return err
+		}
+		if env.live != nil {
+			env.live.End(dir, r.Report.Verdict)
 		}
 		if err != nil {
 			return withCode(ExitRunFail, err, "")
@@ -473,4 +500,25 @@ func checkSharding(sc *scenario.Scenario, sh run.Sharding) error {
 		}
 	}
 	return nil
+}
+
+// startLive serves the live view on --listen: loopback unless
+// --listen-public says otherwise.
+func startLive(env *Env, o *runOptions, name string) (*dashboard.Server, error) {
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return nil, usageErr("such as --listen 127.0.0.1:9000", "--listen %q: %v", o.listen, err)
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+	if !loopback && !o.listenAny {
+		return nil, usageErr("add --listen-public to serve on it anyway (nothing secret is served)", "--listen %q is not a loopback address", o.listen)
+	}
+	live, err := dashboard.Listen(o.listen, name, nil)
+	if err != nil {
+		return nil, usageErr("", "%v", err)
+	}
+	env.live = live
+	fmt.Fprintf(env.Stderr, "loadgate: live dashboard at http://%s/, Prometheus metrics at http://%s/metrics\n", live.Addr(), live.Addr())
+	return live, nil
 }

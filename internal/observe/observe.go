@@ -209,6 +209,18 @@ func (o *Observer) Evaluate(ctx context.Context, start, end time.Time, step time
 	return out
 }
 
+// Now returns each series' value at now (its last within the lookback),
+// for the live view; series without one are left out.
+func (o *Observer) Now(ctx context.Context, now time.Time) map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range o.Evaluate(ctx, now, now, time.Second) {
+		if n := len(r.Points); n > 0 && !math.IsNaN(r.Points[n-1].V) {
+			out[r.Name] = r.Points[n-1].V
+		}
+	}
+	return out
+}
+
 // sample2 is one returned series' points.
 type sample2 []Point
 

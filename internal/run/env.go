@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/dashboard"
 	"github.com/loadgate/loadgate/internal/outfile"
 	"github.com/loadgate/loadgate/internal/redact"
 )
@@ -30,6 +31,8 @@ type Env struct {
 	Files *outfile.Writer
 	// Now is the clock of the run's timestamps; nil is time.Now.
 	Now func() time.Time
+	// Live, when set, serves the run as it goes (run --listen).
+	Live *dashboard.Server
 }
 
 // Sharding is this process's part of a split run: part Index (from 0) of

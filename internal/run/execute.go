@@ -21,6 +21,7 @@ import (
 	"github.com/loadgate/loadgate/fixtures"
 	"github.com/loadgate/loadgate/internal/attack"
 	"github.com/loadgate/loadgate/internal/buildinfo"
+	"github.com/loadgate/loadgate/internal/dashboard"
 	"github.com/loadgate/loadgate/internal/faults"
 	"github.com/loadgate/loadgate/internal/observe"
 	"github.com/loadgate/loadgate/internal/outfile"
@@ -143,6 +144,9 @@ func (s *session) start(rawFormat string, progress int, hg attack.HostGuard) err
 	}
 	s.pr = prepare(s.env, s.sc, s.base, s.sh)
 	s.observer = s.newObserver()
+	if s.observer != nil && s.env.Live != nil {
+		s.env.Live.SetObserve(s.observer.Now)
+	}
 	if s.proxy != nil {
 		s.pr.plan.Client = httpClient(s.sc, map[string]string{hostPort(s.base): s.proxy.Addr()})
 	}
@@ -162,6 +166,14 @@ func (s *session) start(rawFormat string, progress int, hg attack.HostGuard) err
 	rec.live = newLive(s.env.Stderr, progress, s.sc, rec.col.Stages, func() {})
 	s.closers = append(s.closers, func() error { rec.live.close(); return nil })
 	rec.tl.OnInterval = rec.live.onInterval
+	if v := s.env.Live; v != nil {
+		rec.tl.OnInterval = func(r *report.IntervalRecord) {
+			rec.live.onInterval(r)
+			g := rec.health.Report()
+			v.Interval(r, dashboard.Extra{Thresholds: append([]dashboard.Threshold(nil), rec.live.held...), CPU: g.CPUMean, LateShare: g.LateShare})
+		}
+		rec.tl.OnRequestInterval = v.RequestInterval
+	}
 	phases := rec.col.Phases
 	s.pr.plan.Phases = func(req int, dns, connect, tls, ttfb time.Duration, reused bool) {
 		phases[req].Add(&report.PhaseSample{DNS: dns, Connect: connect, TLS: tls, TTFB: ttfb, Reused: reused})

@@ -13,6 +13,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
+	"github.com/loadgate/loadgate/internal/dashboard"
 	"github.com/loadgate/loadgate/internal/scenario"
 	"github.com/loadgate/loadgate/internal/threshold"
 	"github.com/loadgate/loadgate/report"
@@ -64,6 +65,7 @@ type live struct {
 	aborted string
 
 	failing   int
+	held      []dashboard.Threshold // the thresholds checked live, and whether each holds
 	lastLine  time.Time
 	stage     int
 	bars      *mpb.Progress
@@ -147,6 +149,7 @@ func (l *live) onInterval(rec *report.IntervalRecord) {
 // grace period stops the run.
 func (l *live) check(now time.Time) {
 	l.failing = 0
+	l.held = l.held[:0]
 	elapsed := now.Sub(l.start)
 	for _, t := range l.ths {
 		e := t.Expr
@@ -174,6 +177,7 @@ func (l *live) check(now time.Time) {
 			v := report.WindowValue(e.Metric.Name, &l.cum, elapsed)
 			lost = !math.IsNaN(v) && !e.Holds(v)
 		}
+		l.held = append(l.held, dashboard.Threshold{Expr: e.Source, OK: !lost})
 		if !lost {
 			continue
 		}
