@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/loadgate
 SCENARIO ?= scenarios/normal.yaml
 
-.PHONY: all build run capacity test vet cross browser vegeta bench bench-memory soak clean
+.PHONY: all build run capacity test vet cross browser prometheus vegeta bench bench-memory soak clean
 
 all: build
 
@@ -36,6 +36,14 @@ browser:
 		$$SUDO apt-get update && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
+# prometheus installs Debian's Prometheus server, which the observe test
+# runs against the fixture and loadgate's /metrics.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { \
+		SUDO=; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi; \
+		$$SUDO apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+
 # vegeta installs the vegeta CLI at the library's version into bin/: the
 # tests check that 'vegeta report' and 'vegeta plot' read what loadgate writes.
 VEGETA_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
@@ -45,8 +53,8 @@ vegeta:
 # test runs every test under the race detector, then the timing tests
 # (which skip under it) one package at a time, so nothing else loads the
 # machine while they measure.
-test: vet cross browser vegeta
-	LOADGATE_REQUIRE_BROWSER=1 LOADGATE_VEGETA=$(CURDIR)/bin/vegeta $(GO) test -race -count=1 -timeout 8m ./...
+test: vet cross browser prometheus vegeta
+	LOADGATE_REQUIRE_BROWSER=1 LOADGATE_REQUIRE_PROMETHEUS=1 LOADGATE_VEGETA=$(CURDIR)/bin/vegeta $(GO) test -race -count=1 -timeout 8m ./...
 	$(GO) test -count=1 -p 1 -run '^TestAccuracy' ./internal/cli ./internal/attack
 
 # bench runs loadgate, vegeta, hey and wrk side by side against nginx on

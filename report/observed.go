@@ -20,7 +20,8 @@ type Observed struct {
 	Mean float64 `json:"mean"`
 	Max  float64 `json:"max"`
 	Last float64 `json:"last"`
-	// Points are [seconds from the run's start, value].
+	// Points are [seconds from Start, value]; Start is when sending began.
+	Start  time.Time    `json:"start"`
 	Points [][2]float64 `json:"points"`
 	// ScrapeErrors counts the failed scrapes of the run's endpoints.
 	ScrapeErrors int `json:"scrape_errors"`
@@ -45,7 +46,7 @@ type ObservedPoint struct {
 
 // NewObserved sums up a series' points (NaN values left out) from start.
 func NewObserved(query, unit string, pts []ObservedPoint, start time.Time, scrapeErrors int, warning string) *Observed {
-	o := &Observed{Query: query, Unit: unit, ScrapeErrors: scrapeErrors, Warning: warning, Points: [][2]float64{}}
+	o := &Observed{Query: query, Unit: unit, ScrapeErrors: scrapeErrors, Warning: warning, Start: start, Points: [][2]float64{}}
 	sum, n := 0.0, 0
 	for _, p := range pts {
 		if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
