@@ -30,11 +30,13 @@ import (
 func TestSecretsEveryRoute(t *testing.T) {
 	t.Parallel()
 	secrets := map[string]string{
-		"DB_PASSWORD":  `pw-db.Qx71~`,            // in base_url's userinfo (as a URL allows it)
-		"API_TOKEN":    `tok"<&>en-Zr42`,         // Authorization header, description
-		"SESSION_KEY":  `sess-Kk93<q>&"`,         // in the query string
-		"LOGIN_SECRET": `login&"<Mm55>`,          // in the body
-		"MY_SECRET":    `not-a-duration-Yy18"<&`, // quoted by a validation error
+		"DB_PASSWORD":     `pw-db.Qx71~`,            // in base_url's userinfo (as a URL allows it)
+		"API_TOKEN":       `tok"<&>en-Zr42`,         // Authorization header, description
+		"SESSION_KEY":     `sess-Kk93<q>&"`,         // in the query string
+		"LOGIN_SECRET":    `login&"<Mm55>`,          // in the body
+		"MY_SECRET":       `not-a-duration-Yy18"<&`, // quoted by a validation error
+		"SCRAPE_PASSWORD": `scr-Pp61.x`,             // in a scrape URL's userinfo
+		"METRICS_TOKEN":   `met"<&>Tt33`,            // a scrape's Authorization header
 	}
 	const literal = `lit"<eral>&Ww06` // a literal value under redact:
 	// Values the target returns under sensitive field names only.
@@ -62,6 +64,9 @@ requests:
     expect: {status: [200], json: [{path: acct, exists: true}]}
 stages: [{duration: 500ms, rate: 20/s}]
 thresholds: [error_rate < 50%]
+observe:
+  scrape: [{name: m, url: "`+strings.Replace(srv.url(), "http://", "http://scraper:${SCRAPE_PASSWORD}@", 1)+`/metrics", headers: {Authorization: "Bearer ${METRICS_TOKEN}"}}]
+  series: {up: up}
 `)
 	bad := writeScenario(t, dir, "bad.yaml", `name: bad
 target: {base_url: "`+srv.url()+`"}
@@ -103,6 +108,9 @@ stages: [{duration: 1s, rate: 1}]
 	rep := readReport(t, a)
 	if rep.Totals.StatusCodes["500"] == 0 || len(rep.Totals.Groups) == 0 || rep.Scenario.Description == "" {
 		t.Fatalf("the run did not get the echoing answers: %+v", rep.Totals)
+	}
+	if st := rep.Scrapes["m"]; st.Scrapes == 0 || st.Errors == 0 || !strings.Contains(st.URL, "scraper:") {
+		t.Fatalf("the scrape with the planted password and token did not happen: %+v", st)
 	}
 	var forms []string
 	plant := func(v string) {

@@ -80,9 +80,11 @@ func (s *Scenario) Secrets() []string {
 	}
 	add(s.Auth.ClientSecret)
 	add(s.Auth.Token)
-	if u, err := url.Parse(s.Target.BaseURL); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			add(p) // http://user:password@host
+	for _, raw := range append([]string{s.Target.BaseURL, s.Observe.Prometheus}, s.scrapeURLs()...) {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				add(p) // http://user:password@host
+			}
 		}
 	}
 	if s.Fixture.ClientSecret != "" {
@@ -100,10 +102,25 @@ func (s *Scenario) Secrets() []string {
 			}
 		}
 	}
+	for _, t := range s.Observe.Scrape {
+		for k, v := range t.Headers {
+			if sensitive[strings.ToLower(k)] {
+				add(v)
+			}
+		}
+	}
 	for name, v := range s.expanded {
 		if secretName.MatchString(name) {
 			add(v)
 		}
+	}
+	return out
+}
+
+func (s *Scenario) scrapeURLs() []string {
+	out := make([]string, 0, len(s.Observe.Scrape))
+	for _, t := range s.Observe.Scrape {
+		out = append(out, t.URL)
 	}
 	return out
 }
