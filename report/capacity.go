@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -43,7 +44,14 @@ type CapacityStep struct {
 	Saturated    bool              `json:"generator_saturated"`
 	DurationS    float64           `json:"duration_s"`
 	Dir          string            `json:"dir"` // the step's run folder, relative to the capacity folder
+	// Observed are the target's observed series at this step: each one's
+	// maximum.
+	Observed map[string]float64 `json:"observed,omitempty"`
 }
+
+// Saturated is the share at which an observed ratio (a pool in use over its
+// size, workers busy over all) counts as saturated.
+const Saturated = 0.9
 
 // CapacitySearch is how the search went about it.
 type CapacitySearch struct {
@@ -106,6 +114,14 @@ func CapacityStepOf(n int, target float64, r *Report, dir string) CapacityStep {
 	s := CapacityStep{N: n, TargetRPS: target, RateRPS: r.Totals.RateRPS, ThroughputRPS: r.Totals.ThroughputRPS,
 		ErrorRate: r.Totals.ErrorRate, Latency: r.Latency, RawP95: r.Latency.P95, SLOs: r.Thresholds,
 		Verdict: r.Verdict, DurationS: r.DurationS, Dir: dir}
+	for name, o := range r.Observed {
+		if len(o.Points) > 0 {
+			if s.Observed == nil {
+				s.Observed = map[string]float64{}
+			}
+			s.Observed[name] = o.Max
+		}
+	}
 	if r.CorrectedLatency != nil {
 		s.Latency = *r.CorrectedLatency
 	}
@@ -141,6 +157,9 @@ func (c *Capacity) Finish(result string) {
 				c.LimitedBy = append(c.LimitedBy, fmt.Sprintf("%s (%s at %s)", t.Expr, t.ActualText, fmtRate(firstFail.TargetRPS)))
 			}
 		}
+		if r := c.saturatedFirst(); r != "" {
+			c.LimitedBy = append(c.LimitedBy, r)
+		}
 	}
 	c.SustainableRPS = math.Floor(c.CapacityRPS*(1-c.Search.Margin)*10) / 10
 	c.Knee = FindKnee(c.Steps)
@@ -168,6 +187,35 @@ func (c *Capacity) Finish(result string) {
 	case CapInterrupted:
 		c.Summary = fmt.Sprintf("interrupted: the capacity is at least %s so far", cap)
 	}
+}
+
+// saturatedFirst names the target's resource that saturated first: of the
+// observed series that are ratios (every step's value from 0 to 1), the
+// one that reached Saturated at the lowest rate.
+func (c *Capacity) saturatedFirst() string {
+	steps := c.StepsByRate()
+	ratio := map[string]bool{}
+	for _, s := range steps {
+		for name, v := range s.Observed {
+			if _, seen := ratio[name]; !seen {
+				ratio[name] = true
+			}
+			ratio[name] = ratio[name] && v >= 0 && v <= 1
+		}
+	}
+	for _, s := range steps {
+		var hit []string
+		for name, v := range s.Observed {
+			if ratio[name] && v >= Saturated {
+				hit = append(hit, name)
+			}
+		}
+		if len(hit) > 0 {
+			sort.Strings(hit)
+			return fmt.Sprintf("the target's %s saturated first (%s at %s)", strings.Join(hit, ", "), fmtPct(s.Observed[hit[0]]), fmtRate(s.TargetRPS))
+		}
+	}
+	return ""
 }
 
 // FindKnee finds where latency starts to climb steeply against the load:

@@ -93,6 +93,9 @@ const (
 	CmpRegression    = "regression"
 	CmpNotSignficant = "no significant change"
 	CmpMissing       = "missing"
+	// CmpInfo is a figure shown beside the compared ones, without a
+	// verdict: the target's observed series.
+	CmpInfo = "info"
 )
 
 // Change is one metric of one request compared.
@@ -184,7 +187,33 @@ func Compare(base, cur CompareInput, tols []Tolerance, alpha float64) *Compariso
 			c.Verdict = Fail
 		}
 	}
+	c.Changes = append(c.Changes, compareObserved(base.Report, cur.Report)...)
 	return c
+}
+
+// compareObserved sets the target's observed series of the two runs side
+// by side, each by its maximum (observed) and mean, without a verdict:
+// which way is better depends on the series.
+func compareObserved(base, cur *Report) []Change {
+	var out []Change
+	for _, name := range sortedKeys(base.Observed) {
+		b, c := base.Observed[name], cur.Observed[name]
+		if c == nil || len(b.Points) == 0 || len(c.Points) == 0 {
+			continue
+		}
+		for _, m := range []struct {
+			metric string
+			bv, cv float64
+		}{{"observed", b.Max, c.Max}, {"observed_mean", b.Mean, c.Mean}} {
+			ch := Change{Request: AllRequests, Metric: m.metric + "{series=" + name + "}", Baseline: m.bv, Current: m.cv,
+				Delta: m.cv - m.bv, Tolerance: "-", PValue: -1, RawP: -1, Verdict: CmpInfo}
+			if m.bv != 0 {
+				ch.Relative = ch.Delta / m.bv
+			}
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // comparableNames lists the metrics compare takes.

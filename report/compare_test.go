@@ -3,11 +3,13 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // synthRun is a run drawn from a known distribution: intervals of one
@@ -279,5 +281,35 @@ func TestCompareOutputs(t *testing.T) {
 	// p95 and p99 regress for all and for list; error rate and throughput do not.
 	if suites.Tests != 8 || suites.Failures != 4 {
 		t.Errorf("junit: %d tests, %d failures; want 8 and 4\n%s", suites.Tests, suites.Failures, ju.String())
+	}
+}
+
+// The target's observed series are set side by side, without a verdict.
+func TestCompareObservedSeries(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_700_000_000, 0)
+	obs := func(vs ...float64) map[string]*Observed {
+		var pts []ObservedPoint
+		for i, v := range vs {
+			pts = append(pts, ObservedPoint{T: start.Add(time.Duration(i) * time.Second), V: v})
+		}
+		return map[string]*Observed{"pool": NewObserved("q", "ratio", pts, start, 0, "")}
+	}
+	base, cur := passingReport("a"), passingReport("b")
+	base.Observed, cur.Observed = obs(0.2, 0.4), obs(0.5, 0.9)
+	c := Compare(CompareInput{Name: "a", Report: base}, CompareInput{Name: "b", Report: cur}, []Tolerance{{Metric: "p95", Relative: 0.5}}, 0.05)
+	var got []string
+	for _, ch := range c.Changes {
+		if strings.HasPrefix(ch.Metric, "observed") {
+			got = append(got, fmt.Sprintf("%s %g->%g %s", ch.Metric, ch.Baseline, ch.Current, ch.Verdict))
+		}
+	}
+	want := "observed{series=pool} 0.4->0.9 info, observed_mean{series=pool} 0.30000000000000004->0.7 info"
+	if strings.Join(got, ", ") != want || c.Verdict != Pass {
+		t.Errorf("observed rows %q (verdict %s), want %q", got, c.Verdict, want)
+	}
+	var b strings.Builder
+	if err := c.WriteText(&b); err != nil || !strings.Contains(b.String(), "observed{series=pool}") {
+		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }

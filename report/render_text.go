@@ -322,6 +322,7 @@ func pText(p float64) string {
 }
 
 func cmpValue(name string, v float64) string {
+	name, _, _ = strings.Cut(name, "{")
 	d, _ := metric.Lookup(name)
 	if d.Kind == metric.PerSecond {
 		return fmtRate(v)

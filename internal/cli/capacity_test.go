@@ -46,8 +46,14 @@ func TestCapacityServiceModel(t *testing.T) {
 	if m := c.TargetModel; m == nil || m.CapacityRPS != truth || !strings.Contains(m.Description, "8 workers") {
 		t.Errorf("target model %+v: want the fixture's 8 workers and %v/s", m, truth)
 	}
-	if c.SustainableRPS != math.Floor(c.CapacityRPS*0.8*10)/10 || len(c.LimitedBy) == 0 || !strings.HasPrefix(c.LimitedBy[0], "p95 < 60ms") {
-		t.Errorf("sustainable %v, limited by %v", c.SustainableRPS, c.LimitedBy)
+	if c.SustainableRPS != math.Floor(c.CapacityRPS*0.8*10)/10 || len(c.LimitedBy) < 2 || !strings.HasPrefix(c.LimitedBy[0], "p95 < 60ms") ||
+		!strings.HasPrefix(c.LimitedBy[len(c.LimitedBy)-1], "the target's workers_busy saturated first (100% at") {
+		t.Errorf("sustainable %v, limited by %v: want the SLO, then the fixture's workers", c.SustainableRPS, c.LimitedBy)
+	}
+	for _, s := range c.Steps {
+		if s.Observed["workers_busy"] <= 0 || s.Observed["workers_busy"] > 1 {
+			t.Errorf("step %d: observed workers_busy %v", s.N, s.Observed["workers_busy"])
+		}
 	}
 	// Every step is a run folder of its own, with its figures in the table.
 	for _, s := range c.Steps {
