@@ -17,14 +17,15 @@ import (
 // TestCapacityServiceModel searches the capacity of scenarios/capacity.yaml:
 // the embedded fixture as a service of 8 workers holding each request for
 // a fixed 20 ms, so 400 requests/s (N/S) and no more; past it the queue
-// grows and p95 breaks its SLO (60 ms). The search must land within 10% of
-// 400/s, with the knee below it, and say what the model predicts.
+// grows and p95 breaks its SLO (60 ms). The search (to 10% precision) must
+// land within 10% of 400/s, with the knee below it, and say what the model
+// predicts.
 func TestCapacityServiceModel(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "cap")
 	var stdout, stderr bytes.Buffer
 	code := Run(t.Context(), &Env{Stdout: &stdout, Stderr: &stderr, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now},
-		[]string{"capacity", "../../scenarios/capacity.yaml", "--start", "300/s", "--step-duration", "2s", "--pause", "0s", "--out", out})
+		[]string{"capacity", "../../scenarios/capacity.yaml", "--start", "300/s", "--precision", "0.1", "--step-duration", "2s", "--pause", "0s", "--out", out})
 	if code != ExitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
