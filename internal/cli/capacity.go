@@ -33,6 +33,7 @@ type capacityOptions struct {
 	format       string
 	allowProd    bool
 	allowWrites  bool
+	noPlots      bool
 }
 
 func (o *capacityOptions) register(fs *pflag.FlagSet) {
@@ -48,6 +49,7 @@ func (o *capacityOptions) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "write the capacity folder exactly here")
 	fs.StringVar(&o.resultsDir, "results-dir", "results", "parent folder of the timestamped capacity folder when --out is not given")
 	fs.StringVar(&o.raw, "raw", run.RawNone, "raw results of each step: none, lgr or vegeta")
+	fs.BoolVar(&o.noPlots, "no-plots", false, "leave the plots out of each step's run folder (the capacity plots are still drawn)")
 	fs.StringVarP(&o.format, "format", "f", "text", "what to print: text, json or md")
 	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a production target")
 	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
@@ -125,6 +127,7 @@ Examples:
 			return err
 		}
 		cfg.Guard, cfg.Raw = hg, o.raw
+		env.noPlots = env.noPlots || o.noPlots
 		return runCapacity(ctx, env, sc, dir, cfg, o.format)
 	}
 	return c

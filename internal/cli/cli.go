@@ -48,6 +48,8 @@ type Env struct {
 	Files   *outfile.Writer
 	// live serves the run as it goes (run --listen).
 	live *dashboard.Server
+	// noPlots leaves the plots out of what runs write (--no-plots).
+	noPlots bool
 }
 
 // OSEnv is the Env of the running process.
@@ -102,7 +104,7 @@ func (env *Env) learn(sc *scenario.Scenario) {
 
 // engine is the part of env a run touches.
 func (env *Env) engine() *run.Env {
-	return &run.Env{Stdout: env.Stdout, Stderr: env.Stderr, CPU: env.CPU, Secrets: env.Secrets, Files: env.Files, Now: env.Now, Live: env.live}
+	return &run.Env{Stdout: env.Stdout, Stderr: env.Stderr, CPU: env.CPU, Secrets: env.Secrets, Files: env.Files, Now: env.Now, Live: env.live, NoPlots: env.noPlots}
 }
 
 // learnURL registers the password of a URL's userinfo.

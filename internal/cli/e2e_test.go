@@ -18,7 +18,18 @@ import (
 	"github.com/loadgate/loadgate/report"
 )
 
+// testEnv is the Env of a command under test. Its runs draw no plots
+// (--no-plots): under the race detector drawing them is most of a short
+// run's work. Tests of the plots, and of what is written with them, use
+// plotsEnv.
 func testEnv(out, errw io.Writer, vars map[string]string) *Env {
+	env := plotsEnv(out, errw, vars)
+	env.noPlots = true
+	return env
+}
+
+// plotsEnv is testEnv with the plots drawn, as a user's run draws them.
+func plotsEnv(out, errw io.Writer, vars map[string]string) *Env {
 	return &Env{
 		Stdout: out, Stderr: errw, Now: time.Now,
 		LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },

@@ -187,7 +187,7 @@ thresholds: [error_rate < 1%]
 	} {
 		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
 		var stdout, stderr bytes.Buffer
-		env := testEnv(&stdout, &stderr, nil)
+		env := plotsEnv(&stdout, &stderr, nil)
 		var wrote []string
 		env.Files = &outfile.Writer{Write: func(path string, data []byte) error {
 			if c.full(path) {

@@ -41,7 +41,7 @@ thresholds:
 	}
 	out := filepath.Join(dir, "run")
 	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), testEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out})
+	code := Run(context.Background(), plotsEnv(&stdout, &stderr, nil), []string{"run", sc, "--out", out})
 	if code != ExitFail {
 		t.Fatalf("exit %d, want 1 (thresholds on the queue fail)\n%s\n%s", code, stdout.String(), stderr.String())
 	}

@@ -40,7 +40,7 @@ func TestPhaseTimingsInRun(t *testing.T) {
 			if keepalive {
 				url = strings.Replace(url, "127.0.0.1", "localhost", 1)
 			}
-			code, r, out := runScenario(t, fmt.Sprintf(`name: phases
+			code, r, out := runScenarioEnv(t, plotsEnv, fmt.Sprintf(`name: phases
 target: {base_url: "%s"}
 http: {insecure_tls: true, keepalive: %v}
 requests: [{name: a, path: /a}]

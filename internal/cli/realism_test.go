@@ -27,11 +27,18 @@ import (
 // code, the report and what was printed.
 func runScenario(t *testing.T, body string, vars map[string]string, args ...string) (int, *report.Report, string) {
 	t.Helper()
+	return runScenarioEnv(t, testEnv, body, vars, args...)
+}
+
+// runScenarioEnv is runScenario in the Env newEnv makes (plotsEnv to draw
+// the plots).
+func runScenarioEnv(t *testing.T, newEnv func(io.Writer, io.Writer, map[string]string) *Env, body string, vars map[string]string, args ...string) (int, *report.Report, string) {
+	t.Helper()
 	dir := t.TempDir()
 	sc := writeScenario(t, dir, "s.yaml", body)
 	out := filepath.Join(dir, "run")
 	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), testEnv(&stdout, &stderr, vars), append([]string{"run", sc, "--out", out}, args...))
+	code := Run(context.Background(), newEnv(&stdout, &stderr, vars), append([]string{"run", sc, "--out", out}, args...))
 	if _, err := os.Stat(filepath.Join(out, "report.json")); err != nil {
 		t.Fatalf("no report (exit %d): %s", code, stderr.String())
 	}

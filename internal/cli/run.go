@@ -41,6 +41,7 @@ type runOptions struct {
 	quiet       bool
 	listen      string
 	listenAny   bool
+	noPlots     bool
 	linger      time.Duration
 }
 
@@ -59,6 +60,7 @@ func (o *runOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowProd, "allow-production", false, "allow a target whose environment is production, or whose host is a production host")
 	fs.BoolVar(&o.allowWrites, "allow-writes", false, "allow POST, PUT, PATCH and DELETE against production (with --allow-production)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to this file (for 'go tool pprof')")
+	fs.BoolVar(&o.noPlots, "no-plots", false, "leave the plots out of the run folder and report.html (a gate that reads report.json needs none; they are most of the work of ending a short run)")
 	fs.StringVar(&o.listen, "listen", "", "serve a live dashboard (/) and loadgate's figures in Prometheus' format (/metrics) on this address, such as 127.0.0.1:9000")
 	fs.BoolVar(&o.listenAny, "listen-public", false, "allow --listen on an address other than loopback (nothing secret is served)")
 	fs.DurationVar(&o.linger, "listen-linger", 0, "keep serving the dashboard and the final report this long after the run ends")
@@ -220,6 +222,7 @@ func applyOverrides(sc *scenario.Scenario, o *runOptions) error {
 }
 
 func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) error {
+	env.noPlots = env.noPlots || o.noPlots
 	switch o.raw {
 	case run.RawLgr, run.RawVegeta, run.RawNone:
 	default:

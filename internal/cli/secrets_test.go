@@ -78,7 +78,7 @@ stages: [{duration: 1s, rate: 1}]
 	run := func(args ...string) int {
 		t.Helper()
 		var out, errw bytes.Buffer
-		code := Run(context.Background(), testEnv(&out, &errw, secrets), args)
+		code := Run(context.Background(), plotsEnv(&out, &errw, secrets), args)
 		printed.Write(out.Bytes())
 		printed.Write(errw.Bytes())
 		return code

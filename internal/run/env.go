@@ -33,6 +33,10 @@ type Env struct {
 	Now func() time.Time
 	// Live, when set, serves the run as it goes (run --listen).
 	Live *dashboard.Server
+	// NoPlots leaves the plots out of the run folder and report.html
+	// (--no-plots): a gate that reads report.json needs none, and drawing
+	// them is most of the work of ending a short run.
+	NoPlots bool
 }
 
 // Sharding is this process's part of a split run: part Index (from 0) of

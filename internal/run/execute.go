@@ -412,7 +412,7 @@ func finishRun(ctx context.Context, env *Env, dir string, col *report.Collector,
 		if err != nil {
 			return nil, err
 		}
-		r, err := Render(&Data{Snap: back, Series: loadSeries(dir, env.Stderr), Dir: dir})
+		r, err := Render(&Data{Snap: back, Series: loadSeries(dir, env.Stderr), Dir: dir, NoPlots: env.NoPlots})
 		if r == nil {
 			return nil, err
 		}

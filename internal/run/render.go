@@ -34,6 +34,8 @@ type Data struct {
 	Snap   *report.Snapshot
 	Series *report.Series
 	Dir    string
+	// NoPlots leaves the plots out (plots/ and report.html's images).
+	NoPlots bool
 }
 
 // LoadRun reads a run folder's stats.json and time series. A damaged time
@@ -107,6 +109,9 @@ func Render(rd *Data) (*Rendered, error) {
 	}
 	rep := report.Build(in)
 	r := &Rendered{Report: rep, Dir: rd.Dir}
+	if rd.NoPlots {
+		return r, nil
+	}
 	if r.Charts, err = chart.Draw(chartData(rep, in, rd.Series)); err != nil {
 		return r, fmt.Errorf("draw plots: %w", err)
 	}
@@ -145,8 +150,10 @@ func WriteRendered(out *outfile.Writer, dir string, r *Rendered) error {
 	put(FileHTML, func(w io.Writer) error {
 		return report.WriteHTML(w, &report.Page{Title: r.Report.Scenario.Name, Runs: []report.PageRun{{Report: r.Report, Charts: r.Charts, Dir: filepath.Base(dir)}}})
 	})
-	if err := chart.WriteFiles(filepath.Join(dir, DirPlots), r.Charts, out.WriteFile); err != nil {
-		f.errs = append(f.errs, fmt.Errorf("write plots: %w", err))
+	if len(r.Charts) > 0 { // none with --no-plots
+		if err := chart.WriteFiles(filepath.Join(dir, DirPlots), r.Charts, out.WriteFile); err != nil {
+			f.errs = append(f.errs, fmt.Errorf("write plots: %w", err))
+		}
 	}
 	return f.Err()
 }
