@@ -272,6 +272,13 @@ func (t *h1Transport) do(req *http.Request, h *h1Host, deadline time.Time) (*htt
 			closeBody(req)
 			return nil, &outcome.Error{Kind: ctxKind(ctx), Err: ctx.Err()}
 		}
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			// The connection's deadline (the context's) fired before the
+			// context's own timer, late on a loaded machine: the
+			// context's deadline is what ended the try.
+			closeBody(req)
+			return nil, &outcome.Error{Kind: outcome.Timeout, Err: context.DeadlineExceeded}
+		}
 		if t.abort.Err() != nil {
 			closeBody(req)
 			return nil, errAborted
