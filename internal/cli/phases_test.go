@@ -55,7 +55,9 @@ thresholds:
 			}
 			n := r.Totals.Requests
 			ph := r.Phases
-			if n < 20 || ph == nil {
+			// More requests than workers, so that some reuse a connection
+			// (a loaded machine may send few).
+			if n <= 4 || ph == nil {
 				t.Fatalf("%d requests, phases %+v", n, ph)
 			}
 			newConns := uint64(4)
