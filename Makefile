@@ -15,9 +15,9 @@ run: build
 	./$(BIN) run $(SCENARIO)
 
 # capacity searches the capacity of the fixture modelled as a service of
-# 400 requests/s (scenarios/capacity.yaml); the last line names the report.
+# 160 requests/s (scenarios/capacity.yaml); the last line names the report.
 capacity: build
-	./$(BIN) capacity scenarios/capacity.yaml --start 200/s --step-duration 5s --pause 1s
+	./$(BIN) capacity scenarios/capacity.yaml --start 100/s --step-duration 5s --pause 1s
 
 vet:
 	$(GO) vet ./...

@@ -136,7 +136,7 @@ Examples:
   loadgate fixture --addr 127.0.0.1:9000 --latency normal:50ms~10ms --error-500-rate 0.01
   loadgate fixture --error-500-rate 0.05 --fault-node db-03
   LOADGATE_ADMIN_TOKEN=s3cret loadgate fixture --rate-limit-per-second 10
-  loadgate fixture --workers 8 --latency fixed:20ms --queue 64   # a service of 400 requests/s`,
+  loadgate fixture --workers 8 --latency fixed:50ms --queue 64   # a service of 160 requests/s`,
 	}
 	var f fixtureFlags
 	c.flags = f.register
