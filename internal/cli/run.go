@@ -268,55 +268,60 @@ func runScenarios(ctx context.Context, env *Env, o *runOptions, args []string) e
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if !sh.StartAt.IsZero() {
-		fmt.Fprintf(env.Stderr, "loadgate: waiting until %s to start\n", sh.StartAt.UTC().Format(time.RFC3339Nano))
-		t := time.NewTimer(time.Until(sh.StartAt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return withCode(ExitRunFail, fmt.Errorf("interrupted while waiting for --start-at"), "")
-		case <-t.C:
-		}
+	if err := waitStart(ctx, env, sh); err != nil {
+		return err
 	}
 	if o.listen != "" {
-		live, err := startLive(env, o, scs[0].Name)
+		stop, err := startLive(ctx, env, o, scs[0].Name)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			if o.linger > 0 {
-				fmt.Fprintf(env.Stderr, "loadgate: the dashboard stays up %s: http://%s/\n", o.linger, live.Addr())
-				select {
-				case <-ctx.Done():
-				case <-time.After(o.linger):
-				}
-			}
-			live.Close()
-		}()
+		defer stop()
 	}
 	stamp := env.Now().UTC().Format("20060102T150405Z")
 	if !suite {
-		dir := o.out
-		if dir == "" {
-			dir = filepath.Join(o.resultsDir, stamp+"-"+scs[0].Name)
-		}
-		dir, err := run.PrepareDir(dir, o.out != "")
-		if err != nil {
-			return err
-		}
-		r, err := run.One(ctx, env.engine(), scs[0], dir, o.raw, sh, run.ProgressMode(env.Stderr, o.quiet), o.hostGuard)
-		if r == nil {
-			return err
-		}
-		if env.live != nil {
-			env.live.End(dir, r.Report.Verdict)
-		}
-		if err != nil {
-			return withCode(ExitRunFail, err, "")
-		}
-		return verdictErr{exitCode(r.Report)}
+		return runSingle(ctx, env, o, scs[0], stamp, sh)
 	}
 	return runSuite(ctx, env, o, scs, stamp, sh)
+}
+
+// waitStart waits for --start-at, when given.
+func waitStart(ctx context.Context, env *Env, sh run.Sharding) error {
+	if sh.StartAt.IsZero() {
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "loadgate: waiting until %s to start\n", sh.StartAt.UTC().Format(time.RFC3339Nano))
+	t := time.NewTimer(time.Until(sh.StartAt))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return withCode(ExitRunFail, fmt.Errorf("interrupted while waiting for --start-at"), "")
+	case <-t.C:
+		return nil
+	}
+}
+
+// runSingle runs one scenario into its folder.
+func runSingle(ctx context.Context, env *Env, o *runOptions, sc *scenario.Scenario, stamp string, sh run.Sharding) error {
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Join(o.resultsDir, stamp+"-"+sc.Name)
+	}
+	dir, err := run.PrepareDir(dir, o.out != "")
+	if err != nil {
+		return err
+	}
+	r, err := run.One(ctx, env.engine(), sc, dir, o.raw, sh, run.ProgressMode(env.Stderr, o.quiet), o.hostGuard)
+	if r == nil {
+		return err
+	}
+	if env.live != nil {
+		env.live.End(dir, r.Report.Verdict)
+	}
+	if err != nil {
+		return withCode(ExitRunFail, err, "")
+	}
+	return verdictErr{exitCode(r.Report)}
 }
 
 func exitCode(r *report.Report) int {
@@ -506,8 +511,9 @@ func checkSharding(sc *scenario.Scenario, sh run.Sharding) error {
 }
 
 // startLive serves the live view on --listen: loopback unless
-// --listen-public says otherwise.
-func startLive(env *Env, o *runOptions, name string) (*dashboard.Server, error) {
+// --listen-public says otherwise. stop keeps it up --listen-linger longer,
+// then closes it.
+func startLive(ctx context.Context, env *Env, o *runOptions, name string) (stop func(), err error) {
 	host, _, err := net.SplitHostPort(o.listen)
 	if err != nil {
 		return nil, usageErr("such as --listen 127.0.0.1:9000", "--listen %q: %v", o.listen, err)
@@ -523,5 +529,14 @@ func startLive(env *Env, o *runOptions, name string) (*dashboard.Server, error) 
 	}
 	env.live = live
 	fmt.Fprintf(env.Stderr, "loadgate: live dashboard at http://%s/, Prometheus metrics at http://%s/metrics\n", live.Addr(), live.Addr())
-	return live, nil
+	return func() {
+		if o.linger > 0 {
+			fmt.Fprintf(env.Stderr, "loadgate: the dashboard stays up %s: http://%s/\n", o.linger, live.Addr())
+			select {
+			case <-ctx.Done():
+			case <-time.After(o.linger):
+			}
+		}
+		live.Close()
+	}, nil
 }
