@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadgate/loadgate/internal/threshold"
 )
 
 // synthRun is a run drawn from a known distribution: intervals of one
@@ -311,5 +313,39 @@ func TestCompareObservedSeries(t *testing.T) {
 	var b strings.Builder
 	if err := c.WriteText(&b); err != nil || !strings.Contains(b.String(), "observed{series=pool}") {
 		t.Errorf("text: %v\n%s", err, b.String())
+	}
+}
+
+// Windowed rules on an observed series: the window's figure against the
+// condition, and the actual value nearest it.
+func TestObservedWindowedRules(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_700_000_000, 0)
+	var pts []ObservedPoint
+	for i, v := range []float64{1, 2, 9, 8, 2, 1} { // one point a second
+		pts = append(pts, ObservedPoint{T: start.Add(time.Duration(i) * time.Second), V: v})
+	}
+	r := passingReport("w")
+	r.Observed = map[string]*Observed{"q": NewObserved("q", "", pts, start, 0, "")}
+	for _, c := range []struct {
+		rule   string
+		pass   bool
+		actual float64
+	}{
+		{"observed{series=q} > 8 in any 2s window", false, 9},        // max of [9 8]
+		{"observed_mean{series=q} > 8 in any 2s window", false, 8.5}, // mean of [9 8]
+		{"observed{series=q} > 9 in any 10s window", true, 9},        // shorter than the window: one window
+		{"observed_mean{series=q} < 1.2 in any 2s window", true, 1.5},
+		{"2 consecutive intervals of observed{series=q} >= 8", false, 2},
+		{"3 consecutive intervals of observed{series=q} >= 8", true, 2},
+	} {
+		e, err := threshold.Parse(c.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := Evaluate(r, []threshold.Expr{e}, nil)[0]
+		if got.Pass != c.pass || got.Actual != c.actual {
+			t.Errorf("%s: pass %v actual %v, want %v %v (%s)", c.rule, got.Pass, got.Actual, c.pass, c.actual, got.Detail)
+		}
 	}
 }

@@ -127,7 +127,17 @@ func (r *Report) evaluateObservedWindowed(e threshold.Expr) ThresholdResult {
 	}
 	w := e.Window.Seconds()
 	worst := math.NaN()
+	// Whole windows only: one that starts too late to fill its length
+	// would judge its last few points alone. A series shorter than the
+	// window is one window.
+	step, last := 0.0, o.Points[len(o.Points)-1][0]
+	if len(o.Points) > 1 {
+		step = o.Points[1][0] - o.Points[0][0]
+	}
 	for i, p := range o.Points {
+		if i > 0 && p[0]+w > last+step+1e-9 {
+			break
+		}
 		var vs []float64
 		for _, q := range o.Points[i:] {
 			if q[0]-p[0] >= w && len(vs) > 0 {
@@ -135,8 +145,11 @@ func (r *Report) evaluateObservedWindowed(e threshold.Expr) ThresholdResult {
 			}
 			vs = append(vs, q[1])
 		}
+		// Actual is the window nearest the condition: the highest for a
+		// rule of > or >=, the lowest for < or <=.
 		v := pick(vs)
-		if math.IsNaN(worst) || e.Holds(v) && !e.Holds(worst) || (v > worst) == (e.Op == threshold.GT || e.Op == threshold.GE) {
+		up := e.Op == threshold.GT || e.Op == threshold.GE || e.Op == threshold.EQ
+		if math.IsNaN(worst) || up && v > worst || !up && v < worst {
 			worst = v
 		}
 		if e.Holds(v) && res.Pass {

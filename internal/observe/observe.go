@@ -186,7 +186,7 @@ func (o *Observer) Evaluate(ctx context.Context, start, end time.Time, step time
 	out := make([]Result, 0, len(o.cfg.Series))
 	for _, s := range o.cfg.Series {
 		r := Result{Name: s.Name, Query: s.Query, Unit: unitOf(s.Query)}
-		var m []sample2
+		var m []points
 		var err error
 		if o.cfg.Prometheus != "" {
 			m, err = o.queryServer(ctx, s.Query, start, end, step)
@@ -221,11 +221,11 @@ func (o *Observer) Now(ctx context.Context, now time.Time) map[string]float64 {
 	return out
 }
 
-// sample2 is one returned series' points.
-type sample2 []Point
+// points are one returned series' values.
+type points []Point
 
 // reduce makes one series of several: the maximum at each time.
-func reduce(ms []sample2) []Point {
+func reduce(ms []points) []Point {
 	at := map[int64]float64{}
 	for _, s := range ms {
 		for _, p := range s {
@@ -245,7 +245,7 @@ func reduce(ms []sample2) []Point {
 
 var engine = promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 
-func (o *Observer) queryLocal(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]sample2, error) {
+func (o *Observer) queryLocal(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]points, error) {
 	qry, err := engine.NewRangeQuery(ctx, o.store, nil, q, start, end, step)
 	if err != nil {
 		return nil, err
@@ -259,9 +259,9 @@ func (o *Observer) queryLocal(ctx context.Context, q string, start, end time.Tim
 	if err != nil {
 		return nil, err
 	}
-	var out []sample2
+	var out []points
 	for _, s := range m {
-		var pts sample2
+		var pts points
 		for _, p := range s.Floats {
 			pts = append(pts, Point{T: time.UnixMilli(p.T), V: p.F})
 		}
@@ -272,7 +272,7 @@ func (o *Observer) queryLocal(ctx context.Context, q string, start, end time.Tim
 	return out, nil
 }
 
-func (o *Observer) queryServer(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]sample2, error) {
+func (o *Observer) queryServer(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]points, error) {
 	c, err := promapi.NewClient(promapi.Config{Address: o.cfg.Prometheus, Client: o.cfg.Client})
 	if err != nil {
 		return nil, err
@@ -285,9 +285,9 @@ func (o *Observer) queryServer(ctx context.Context, q string, start, end time.Ti
 	if !ok {
 		return nil, errors.New("the query did not return a range of values")
 	}
-	var out []sample2
+	var out []points
 	for _, s := range m {
-		var pts sample2
+		var pts points
 		for _, p := range s.Values {
 			pts = append(pts, Point{T: p.Timestamp.Time(), V: float64(p.Value)})
 		}
