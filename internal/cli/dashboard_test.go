@@ -24,6 +24,9 @@ const chromium = "/usr/bin/chromium"
 // the fixture's), the observed series, and, once the run ends, a link to
 // the final report that leads to it. /metrics must count what the report
 // counts.
+//
+// Not parallel: Chromium is a heavy process of its own, kept apart
+// from the parallel tests, which time targets in this process.
 func TestDashboardInChromium(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		if os.Getenv("LOADGATE_REQUIRE_BROWSER") == "1" {
@@ -31,7 +34,6 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		t.Skip("no Chromium at " + chromium)
 	}
-	t.Parallel()
 	dir := t.TempDir()
 	sc := filepath.Join(dir, "s.yaml")
 	if err := os.WriteFile(sc, []byte(`name: live

@@ -40,6 +40,9 @@ func freeAddr(t *testing.T) string {
 // threshold on it must be what Prometheus itself returns for the same
 // query, and the tries Prometheus scraped from loadgate must be the
 // report's.
+//
+// Not parallel: the Prometheus server is a heavy process of its own, kept apart
+// from the parallel tests, which time targets in this process.
 func TestObserveThroughPrometheus(t *testing.T) {
 	if _, err := os.Stat(prometheusPath); err != nil {
 		if os.Getenv("LOADGATE_REQUIRE_PROMETHEUS") == "1" {
@@ -47,7 +50,6 @@ func TestObserveThroughPrometheus(t *testing.T) {
 		}
 		t.Skip("no Prometheus at " + prometheusPath)
 	}
-	t.Parallel()
 	dir := t.TempDir()
 	fx, err := fixtures.Start("127.0.0.1:0", fixtures.Options{Service: fixtures.Service{Workers: 2, Queue: 16},
 		Faults: fixtures.Faults{Latency: fixtures.Latency{Fixed: 50 * time.Millisecond}}})
