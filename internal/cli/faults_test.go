@@ -206,8 +206,10 @@ func TestJitterFault(t *testing.T) {
 		t.Errorf("latency 50ms ± 40ms: min %.1f, p10 %.1f, p50 %.1f, p90 %.1f, max %.1f: want p90 - p10 of at least 30ms, p10 under 35, p90 over 65",
 			j.pct(0), j.pct(10), j.pct(50), j.pct(90), j.pct(100))
 	}
-	if spread := s.pct(90) - s.pct(10); spread > 15 || s.pct(0) < 50 {
-		t.Errorf("latency 50ms: min %.1f, p10 %.1f, p50 %.1f, p90 %.1f: want at least 50ms and p90 - p10 under 15ms",
+	// Under 25 ms: apart from the jitter's 30 ms and more, with room for a
+	// loaded machine (16 ms was seen in a make test).
+	if spread := s.pct(90) - s.pct(10); spread > 25 || s.pct(0) < 50 {
+		t.Errorf("latency 50ms: min %.1f, p10 %.1f, p50 %.1f, p90 %.1f: want at least 50ms and p90 - p10 under 25ms",
 			s.pct(0), s.pct(10), s.pct(50), s.pct(90))
 	}
 	if len(jitter.Faults) != 1 || jitter.Faults[0].Description != "latency 50ms ± 40ms" {
